@@ -120,6 +120,15 @@ impl Golden {
         }
     }
 
+    /// A state holding a given h (length n), e.g. to check one step of the spec by hand.
+    pub fn state_with(&self, h: &[i32]) -> State {
+        assert_eq!(h.len(), self.n, "hidden state of the wrong length");
+        State {
+            h: h.to_vec(),
+            next: vec![0; self.n],
+        }
+    }
+
     /// One recurrent step: `state` goes from h_{t-1} to h_t. The input codes must be in range
     /// (a [`Sequence`] checked against this model guarantees it).
     pub fn step(&self, state: &mut State, x: &[i32]) {

@@ -6,7 +6,7 @@
 
 use crate::fixed::Bits;
 use crate::model::{
-    Activation, Alignment, BitWidths, Provenance, QuantizedModel, Requant, Scales, Shape,
+    Activation, Alignment, BitWidths, ModelError, Provenance, QuantizedModel, Requant, Scales, Shape,
     MAX_MULTIPLIER, MODEL_FORMAT, MODEL_VERSION,
 };
 use crate::sequence::Sequence;
@@ -60,6 +60,48 @@ impl RandomSpec {
             gain: 1.0,
             seed,
         }
+    }
+}
+
+impl RandomSpec {
+    /// Check the spec's widths and sizes the way a model file would be checked.
+    pub fn check(&self) -> Result<(), ModelError> {
+        use crate::model::{ACTIVATION_BITS, INPUT_BITS, MAX_DIM, WEIGHT_BITS};
+        let widths = [
+            ("weight bits", self.weight_bits, &WEIGHT_BITS),
+            ("output weight bits", self.output_weight_bits, &WEIGHT_BITS),
+            ("activation bits", self.activation_bits, &ACTIVATION_BITS),
+            ("input bits", self.input_bits, &INPUT_BITS),
+        ];
+        for (what, bits, range) in widths {
+            if !range.contains(&bits.get()) {
+                return Err(ModelError::Field {
+                    field: what.into(),
+                    problem: format!(
+                        "{} is not supported (supported: {}–{})",
+                        bits.get(),
+                        range.start(),
+                        range.end()
+                    ),
+                });
+            }
+        }
+        let Shape { hidden, input, output } = self.shape;
+        for (what, v) in [("hidden", hidden), ("input", input), ("output", output)] {
+            if v == 0 || v > MAX_DIM {
+                return Err(ModelError::Field {
+                    field: what.into(),
+                    problem: format!("{v} is not a supported dimension (1–{MAX_DIM})"),
+                });
+            }
+        }
+        if !(self.gain.is_finite() && self.gain > 0.0) {
+            return Err(ModelError::Field {
+                field: "gain".into(),
+                problem: format!("{} must be a positive number", self.gain),
+            });
+        }
+        Ok(())
     }
 }
 

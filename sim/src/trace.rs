@@ -154,7 +154,7 @@ struct TraceStep<'a> {
 /// Write the JSON trace of `seqs` and their `traces` (same order) to `out`, streaming one
 /// step per line so that long traces never sit in memory twice.
 pub fn write_json(
-    out: &mut impl Write,
+    out: &mut dyn Write,
     model: &QuantizedModel,
     seqs: &[Sequence],
     traces: &[Trace],
@@ -190,7 +190,7 @@ pub const VCD_SCOPE: &str = "qornn";
 /// values. Step number s (counted over all sequences from 0) is at time 2s with `valid` = 1,
 /// and `valid` drops at 2s + 1.
 pub fn write_vcd(
-    out: &mut impl Write,
+    out: &mut dyn Write,
     model: &QuantizedModel,
     seqs: &[Sequence],
     traces: &[Trace],
@@ -213,21 +213,23 @@ pub fn write_vcd(
         .collect::<io::Result<Vec<_>>>()?;
     w.upscope()?;
     w.enddefinitions()?;
+    // Values are written only when they change (VCD's own convention), the first step in full.
+    let mut last: Vec<Option<i64>> = vec![None; 2 + xs.len() + hs.len() + ys.len()];
     let mut time = 0u64;
     for (s, (seq, trace)) in seqs.iter().zip(traces).enumerate() {
         for t in 0..trace.steps() {
             w.timestamp(time)?;
             w.change_scalar(valid, vcd::Value::V1)?;
-            w.change_vector(seq_id, vector(s as i64, Bits::new(32)))?;
-            w.change_vector(step_id, vector(t as i64 + 1, Bits::new(32)))?;
-            for (id, &v) in xs.iter().zip(seq.step(t)) {
-                w.change_vector(*id, vector(v as i64, bits.input))?;
-            }
-            for (id, &v) in hs.iter().zip(trace.h(t)) {
-                w.change_vector(*id, vector(v as i64, bits.activation))?;
-            }
-            for (id, &v) in ys.iter().zip(trace.y(t)) {
-                w.change_vector(*id, vector(v, bits.output_accumulator))?;
+            let values = [(seq_id, s as i64, Bits::new(32)), (step_id, t as i64 + 1, Bits::new(32))]
+                .into_iter()
+                .chain(xs.iter().zip(seq.step(t)).map(|(id, &v)| (*id, v as i64, bits.input)))
+                .chain(hs.iter().zip(trace.h(t)).map(|(id, &v)| (*id, v as i64, bits.activation)))
+                .chain(ys.iter().zip(trace.y(t)).map(|(id, &v)| (*id, v, bits.output_accumulator)));
+            for ((id, v, width), seen) in values.zip(last.iter_mut()) {
+                if *seen != Some(v) {
+                    w.change_vector(id, vector(v, width))?;
+                    *seen = Some(v);
+                }
             }
             w.timestamp(time + 1)?;
             w.change_scalar(valid, vcd::Value::V0)?;

@@ -1,0 +1,149 @@
+//! The golden model against an independent, straightforward implementation of
+//! docs/fixed-point.md: i128 arithmetic straight from the model's nested codes, rounding by
+//! exact rational comparison, no shortcuts and no shared code with the golden model.
+
+use proptest::prelude::*;
+use qornn_sim::random::{random_model, random_sequences, RandomSpec, WeightStyle};
+use qornn_sim::{Activation, Bits, Golden, QuantizedModel, Sequence, Shape};
+
+/// Round p / 2^r to nearest, ties to even, by comparing 2·remainder with the divisor.
+fn rhe(p: i128, r: u32) -> i128 {
+    let den = 1i128 << r;
+    let q = p.div_euclid(den);
+    let twice = 2 * p.rem_euclid(den);
+    if twice > den || (twice == den && q.rem_euclid(2) == 1) {
+        q + 1
+    } else {
+        q
+    }
+}
+
+/// Every h_t and y_t of one sequence, and asserts that no partial sum leaves the declared
+/// accumulator width.
+fn reference(model: &QuantizedModel, seq: &Sequence) -> (Vec<Vec<i128>>, Vec<Vec<i128>>) {
+    let n = model.shape.hidden;
+    let acc_max = 1i128 << (model.bits.accumulator.get() - 1);
+    let out_max = 1i128 << (model.bits.output_accumulator.get() - 1);
+    let fits = |v: i128, max: i128| v >= -max && v < max;
+    let ka = model.bits.activation.get();
+    let (hmin, hmax) = (-(1i128 << (ka - 1)), (1i128 << (ka - 1)) - 1);
+    let mut h = vec![0i128; n];
+    let (mut hs, mut ys) = (Vec::new(), Vec::new());
+    for t in 0..seq.steps() {
+        let x = seq.step(t);
+        let mut next = vec![0i128; n];
+        for i in 0..n {
+            let mut wh = 0i128;
+            for j in 0..n {
+                wh += model.w[i][j] as i128 * h[j];
+                assert!(fits(wh << model.alignment.w_shift, acc_max), "W·h partial sum overflows");
+            }
+            let mut ux = 0i128;
+            for (j, &xj) in x.iter().enumerate() {
+                ux += model.u[i][j] as i128 * xj as i128;
+                assert!(fits(ux << model.alignment.u_shift, acc_max), "U·x partial sum overflows");
+            }
+            let acc = wh * (1 << model.alignment.w_shift)
+                + ux * (1 << model.alignment.u_shift)
+                + model.b[i] as i128;
+            assert!(fits(acc, acc_max), "accumulator overflows");
+            let a = match &model.activation {
+                Activation::Relu => acc.max(0),
+                Activation::Modrelu { bias } => {
+                    let mag = (acc.abs() + bias[i] as i128).max(0);
+                    if acc > 0 {
+                        mag
+                    } else if acc < 0 {
+                        -mag
+                    } else {
+                        0
+                    }
+                }
+            };
+            assert!(fits(a, acc_max), "activation overflows");
+            next[i] = rhe(a * model.requant.multiplier as i128, model.requant.shift).clamp(hmin, hmax);
+        }
+        h = next;
+        let y: Vec<i128> = (0..model.shape.output)
+            .map(|k| {
+                let mut s = model.c[k] as i128;
+                for j in 0..n {
+                    s += model.v[k][j] as i128 * h[j];
+                }
+                assert!(fits(s, out_max), "output accumulator overflows");
+                s
+            })
+            .collect();
+        hs.push(h.clone());
+        ys.push(y);
+    }
+    (hs, ys)
+}
+
+fn spec_strategy() -> impl Strategy<Value = RandomSpec> {
+    (
+        (1usize..24, 1usize..5, 1usize..6),
+        (2u32..=8, 2u32..=8, 4u32..=16, 2u32..=16),
+        any::<bool>(),
+        any::<bool>(),
+        prop_oneof![Just(1.0), 0.1f64..8.0],
+        any::<u64>(),
+    )
+        .prop_map(|((n, m, d), (kw, kv, ka, kx), modrelu, uniform, gain, seed)| RandomSpec {
+            shape: Shape { hidden: n, input: m, output: d },
+            weight_bits: Bits::new(kw),
+            output_weight_bits: Bits::new(kv),
+            activation_bits: Bits::new(ka),
+            input_bits: Bits::new(kx),
+            modrelu,
+            style: if uniform { WeightStyle::Uniform } else { WeightStyle::Orthogonal },
+            gain,
+            seed,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    /// Thousands of random models and sequences: golden = reference on every h_t and y_t.
+    #[test]
+    fn golden_equals_reference(spec in spec_strategy(), steps in 1usize..40, seed in any::<u64>()) {
+        let model = random_model(&spec);
+        let golden = Golden::new(&model).unwrap();
+        let seq = &random_sequences(&model, 1, steps, seed)[0];
+        let trace = golden.run(seq);
+        let (hs, ys) = reference(&model, seq);
+        prop_assert_eq!(trace.steps(), steps);
+        for t in 0..steps {
+            let h: Vec<i128> = trace.h(t).iter().map(|&v| v as i128).collect();
+            let y: Vec<i128> = trace.y(t).iter().map(|&v| v as i128).collect();
+            prop_assert_eq!(&h, &hs[t], "h at step {}", t);
+            prop_assert_eq!(&y, &ys[t], "y at step {}", t);
+        }
+    }
+}
+
+/// Wide accumulators (above 32 bits) take the golden model's 64-bit path: check it too.
+#[test]
+fn wide_accumulators_equal_reference() {
+    for seed in 0..40 {
+        let mut spec = RandomSpec::new(Shape { hidden: 48, input: 3, output: 4 }, 8, seed);
+        spec.activation_bits = Bits::new(16);
+        spec.input_bits = Bits::new(16);
+        spec.style = WeightStyle::Uniform;
+        spec.modrelu = seed % 2 == 0;
+        spec.gain = 4.0;
+        let mut model = random_model(&spec);
+        model.alignment.u_shift = 12;
+        model.bits.accumulator = Bits::new(48);
+        assert!(qornn_sim::width::analyse(&model).hidden.required.get() > 32);
+        let golden = Golden::new(&model).unwrap();
+        let seq = &random_sequences(&model, 1, 30, seed)[0];
+        let trace = golden.run(seq);
+        let (hs, ys) = reference(&model, seq);
+        for t in 0..30 {
+            assert!(trace.h(t).iter().zip(&hs[t]).all(|(&a, &b)| a as i128 == b));
+            assert!(trace.y(t).iter().zip(&ys[t]).all(|(&a, &b)| a as i128 == b));
+        }
+    }
+}
