@@ -1,1 +1,42 @@
-fn main(){}
+//! `qornn`: the command-line front of the toolkit. A thin layer over the library crates:
+//! each verb parses its arguments here and calls `qornn-sim`, `qornn-quant` or `qornn-hdl`.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+/// Quantized orthogonal RNNs, from training to an FPGA core, bit-exact at every stage.
+#[derive(Parser)]
+#[command(name = "qornn", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create, check and summarise integer models (QuantizedModel JSON files).
+    #[command(subcommand)]
+    Model(cmd::model::ModelCommand),
+    /// Create input files of integer codes.
+    #[command(subcommand)]
+    Input(cmd::input::InputCommand),
+    /// Run the bit-exact golden model over an input file.
+    Golden(cmd::golden::GoldenArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Model(c) => cmd::model::run(c),
+        Command::Input(c) => cmd::input::run(c),
+        Command::Golden(a) => cmd::golden::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! One module per verb.
+
+pub mod golden;
+pub mod input;
+pub mod model;
