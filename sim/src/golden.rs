@@ -142,8 +142,7 @@ impl Golden {
                 None => acc.max(0),
                 Some(beta) => acc.signum() * (acc.abs() + beta[i]).max(0),
             };
-            state.next[i] =
-                requantize(a, self.multiplier, self.shift, self.activation_bits) as i32;
+            state.next[i] = requantize(a, self.multiplier, self.shift, self.activation_bits) as i32;
         }
         std::mem::swap(&mut state.h, &mut state.next);
     }

@@ -293,11 +293,7 @@ impl QuantizedModel {
         self.check_constants()?;
         let report = width::analyse(self);
         for (field, declared, need) in [
-            (
-                "accumulator",
-                self.bits.accumulator,
-                report.hidden.required,
-            ),
+            ("accumulator", self.bits.accumulator, report.hidden.required),
             (
                 "output_accumulator",
                 self.bits.output_accumulator,
@@ -329,7 +325,11 @@ impl QuantizedModel {
             ("bits.activation", b.activation, &ACTIVATION_BITS),
             ("bits.input", b.input, &INPUT_BITS),
             ("bits.accumulator", b.accumulator, &ACCUMULATOR_BITS),
-            ("bits.output_accumulator", b.output_accumulator, &ACCUMULATOR_BITS),
+            (
+                "bits.output_accumulator",
+                b.output_accumulator,
+                &ACCUMULATOR_BITS,
+            ),
         ];
         for (field, bits, range) in checks {
             if !range.contains(&bits.get()) {
@@ -456,10 +456,7 @@ fn check_header(value: &serde_json::Value) -> Result<(), ModelError> {
     match obj.get("version").and_then(|v| v.as_i64()) {
         Some(v) if v == MODEL_VERSION as i64 => Ok(()),
         Some(v) => Err(ModelError::Version { found: v }),
-        None => Err(ModelError::field(
-            "version",
-            "missing or not an integer",
-        )),
+        None => Err(ModelError::field("version", "missing or not an integer")),
     }
 }
 
@@ -484,7 +481,10 @@ fn check_matrix(field: &str, rows: &[Vec<i64>], r: usize, c: usize) -> Result<()
         if row.len() != c {
             return Err(ModelError::field(
                 format!("{field}[{i}]"),
-                format!("has {} entries, expected {c} ({field} is {r} × {c})", row.len()),
+                format!(
+                    "has {} entries, expected {c} ({field} is {r} × {c})",
+                    row.len()
+                ),
             ));
         }
     }

@@ -6,8 +6,8 @@
 
 use crate::fixed::Bits;
 use crate::model::{
-    Activation, Alignment, BitWidths, ModelError, Provenance, QuantizedModel, Requant, Scales, Shape,
-    MAX_MULTIPLIER, MODEL_FORMAT, MODEL_VERSION,
+    Activation, Alignment, BitWidths, ModelError, Provenance, QuantizedModel, Requant, Scales,
+    Shape, MAX_MULTIPLIER, MODEL_FORMAT, MODEL_VERSION,
 };
 use crate::sequence::Sequence;
 use crate::width;
@@ -86,7 +86,11 @@ impl RandomSpec {
                 });
             }
         }
-        let Shape { hidden, input, output } = self.shape;
+        let Shape {
+            hidden,
+            input,
+            output,
+        } = self.shape;
         for (what, v) in [("hidden", hidden), ("input", input), ("output", output)] {
             if v == 0 || v > MAX_DIM {
                 return Err(ModelError::Field {
@@ -187,7 +191,9 @@ pub fn random_model(spec: &RandomSpec) -> QuantizedModel {
         output: d,
     } = spec.shape;
     let (w, s_w) = match spec.style {
-        WeightStyle::Orthogonal => quantize_matrix(&random_orthogonal(n, &mut rng), spec.weight_bits),
+        WeightStyle::Orthogonal => {
+            quantize_matrix(&random_orthogonal(n, &mut rng), spec.weight_bits)
+        }
         WeightStyle::Uniform => {
             let s = 1.0 / (n as f64).sqrt() / (1i64 << (spec.weight_bits.get() - 1)) as f64;
             (uniform_codes(n, n, spec.weight_bits, &mut rng), s)
@@ -200,7 +206,9 @@ pub fn random_model(spec: &RandomSpec) -> QuantizedModel {
     let c: Vec<i64> = (0..d).map(|_| rng.random_range(-amax..=amax)).collect();
     let activation = if spec.modrelu {
         Activation::Modrelu {
-            bias: (0..n).map(|_| rng.random_range(-2 * amax..=amax / 2)).collect(),
+            bias: (0..n)
+                .map(|_| rng.random_range(-2 * amax..=amax / 2))
+                .collect(),
         }
     } else {
         Activation::Relu
@@ -250,7 +258,12 @@ pub fn random_model(spec: &RandomSpec) -> QuantizedModel {
 }
 
 /// `count` random sequences of `steps` steps with codes uniform over the model's input range.
-pub fn random_sequences(model: &QuantizedModel, count: usize, steps: usize, seed: u64) -> Vec<Sequence> {
+pub fn random_sequences(
+    model: &QuantizedModel,
+    count: usize,
+    steps: usize,
+    seed: u64,
+) -> Vec<Sequence> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let bits = model.bits.input;
     let m = model.shape.input;

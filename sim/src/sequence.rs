@@ -66,8 +66,14 @@ pub struct Sequence {
 impl Sequence {
     /// A sequence from T·m codes, `width` = m per step. The codes are not range-checked here;
     /// use [`Sequence::check`] against a model.
+    ///
+    /// # Panics
+    /// When `width` is 0 or does not divide `data.len()`.
     pub fn from_flat(width: usize, data: Vec<i32>) -> Self {
-        assert!(width > 0 && data.len() % width == 0, "ragged sequence");
+        assert!(
+            width > 0 && data.len().is_multiple_of(width),
+            "ragged sequence"
+        );
         Sequence { width, data }
     }
 
@@ -126,7 +132,8 @@ struct InputFile {
 
 /// Parse an input file's text into sequences checked against `model`.
 pub fn parse_inputs(text: &str, model: &QuantizedModel) -> Result<Vec<Sequence>, InputError> {
-    let file: InputFile = serde_json::from_str(text).map_err(|e| InputError::Format(e.to_string()))?;
+    let file: InputFile =
+        serde_json::from_str(text).map_err(|e| InputError::Format(e.to_string()))?;
     if file.format != INPUT_FORMAT || file.version != INPUT_VERSION {
         return Err(InputError::Format(format!(
             "expected format \"{INPUT_FORMAT}\" version {INPUT_VERSION}, found \"{}\" version {}",

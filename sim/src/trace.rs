@@ -220,11 +220,26 @@ pub fn write_vcd(
         for t in 0..trace.steps() {
             w.timestamp(time)?;
             w.change_scalar(valid, vcd::Value::V1)?;
-            let values = [(seq_id, s as i64, Bits::new(32)), (step_id, t as i64 + 1, Bits::new(32))]
-                .into_iter()
-                .chain(xs.iter().zip(seq.step(t)).map(|(id, &v)| (*id, v as i64, bits.input)))
-                .chain(hs.iter().zip(trace.h(t)).map(|(id, &v)| (*id, v as i64, bits.activation)))
-                .chain(ys.iter().zip(trace.y(t)).map(|(id, &v)| (*id, v, bits.output_accumulator)));
+            let values = [
+                (seq_id, s as i64, Bits::new(32)),
+                (step_id, t as i64 + 1, Bits::new(32)),
+            ]
+            .into_iter()
+            .chain(
+                xs.iter()
+                    .zip(seq.step(t))
+                    .map(|(id, &v)| (*id, v as i64, bits.input)),
+            )
+            .chain(
+                hs.iter()
+                    .zip(trace.h(t))
+                    .map(|(id, &v)| (*id, v as i64, bits.activation)),
+            )
+            .chain(
+                ys.iter()
+                    .zip(trace.y(t))
+                    .map(|(id, &v)| (*id, v, bits.output_accumulator)),
+            );
             for ((id, v, width), seen) in values.zip(last.iter_mut()) {
                 if *seen != Some(v) {
                     w.change_vector(id, vector(v, width))?;

@@ -38,11 +38,6 @@ impl Interval {
         Interval::new(self.lo.min(0), self.hi.max(0))
     }
 
-    /// The interval sum.
-    pub fn add(self, o: Interval) -> Self {
-        Interval::new(self.lo + o.lo, self.hi + o.hi)
-    }
-
     /// The smallest interval holding both.
     pub fn hull(self, o: Interval) -> Self {
         Interval::new(self.lo.min(o.lo), self.hi.max(o.hi))
@@ -51,6 +46,15 @@ impl Interval {
     /// The signed width that holds the interval.
     pub fn bits(self) -> Bits {
         Bits::to_hold(self.lo, self.hi)
+    }
+}
+
+impl std::ops::Add for Interval {
+    type Output = Interval;
+
+    /// The interval sum.
+    fn add(self, o: Interval) -> Interval {
+        Interval::new(self.lo + o.lo, self.hi + o.hi)
     }
 }
 
@@ -86,7 +90,7 @@ pub fn hidden_range(model: &QuantizedModel) -> Interval {
 /// Sum of the zero-widened term intervals `coeff · range · 2^shift`.
 fn dot_range(row: &[i64], range: Interval, shift: u32) -> Interval {
     row.iter().fold(Interval::new(0, 0), |acc, &c| {
-        acc.add(range.scale((c as i128) << shift).with_zero())
+        acc + range.scale((c as i128) << shift).with_zero()
     })
 }
 
@@ -100,8 +104,8 @@ pub fn analyse(model: &QuantizedModel) -> WidthReport {
     for i in 0..model.shape.hidden {
         let b = model.b[i] as i128;
         let acc = dot_range(&model.w[i], h, model.alignment.w_shift)
-            .add(dot_range(&model.u[i], x, model.alignment.u_shift))
-            .add(Interval::new(b, b).with_zero());
+            + dot_range(&model.u[i], x, model.alignment.u_shift)
+            + Interval::new(b, b).with_zero();
         let act = match beta {
             None => Interval::new(acc.lo.max(0), acc.hi.max(0)),
             Some(beta) => {
@@ -119,7 +123,7 @@ pub fn analyse(model: &QuantizedModel) -> WidthReport {
     let mut output = Worst::default();
     for k in 0..model.shape.output {
         let c = model.c[k] as i128;
-        let range = dot_range(&model.v[k], h, 0).add(Interval::new(c, c).with_zero());
+        let range = dot_range(&model.v[k], h, 0) + Interval::new(c, c).with_zero();
         output.see(k, range);
     }
     WidthReport {

@@ -2,6 +2,9 @@
 //! docs/fixed-point.md: i128 arithmetic straight from the model's nested codes, rounding by
 //! exact rational comparison, no shortcuts and no shared code with the golden model.
 
+// Index loops on purpose: the reference reads like the spec's sums.
+#![allow(clippy::needless_range_loop)]
+
 use proptest::prelude::*;
 use qornn_sim::random::{random_model, random_sequences, RandomSpec, WeightStyle};
 use qornn_sim::{Activation, Bits, Golden, QuantizedModel, Sequence, Shape};
@@ -36,12 +39,18 @@ fn reference(model: &QuantizedModel, seq: &Sequence) -> (Vec<Vec<i128>>, Vec<Vec
             let mut wh = 0i128;
             for j in 0..n {
                 wh += model.w[i][j] as i128 * h[j];
-                assert!(fits(wh << model.alignment.w_shift, acc_max), "W·h partial sum overflows");
+                assert!(
+                    fits(wh << model.alignment.w_shift, acc_max),
+                    "W·h partial sum overflows"
+                );
             }
             let mut ux = 0i128;
             for (j, &xj) in x.iter().enumerate() {
                 ux += model.u[i][j] as i128 * xj as i128;
-                assert!(fits(ux << model.alignment.u_shift, acc_max), "U·x partial sum overflows");
+                assert!(
+                    fits(ux << model.alignment.u_shift, acc_max),
+                    "U·x partial sum overflows"
+                );
             }
             let acc = wh * (1 << model.alignment.w_shift)
                 + ux * (1 << model.alignment.u_shift)
@@ -61,7 +70,8 @@ fn reference(model: &QuantizedModel, seq: &Sequence) -> (Vec<Vec<i128>>, Vec<Vec
                 }
             };
             assert!(fits(a, acc_max), "activation overflows");
-            next[i] = rhe(a * model.requant.multiplier as i128, model.requant.shift).clamp(hmin, hmax);
+            next[i] =
+                rhe(a * model.requant.multiplier as i128, model.requant.shift).clamp(hmin, hmax);
         }
         h = next;
         let y: Vec<i128> = (0..model.shape.output)
@@ -89,17 +99,27 @@ fn spec_strategy() -> impl Strategy<Value = RandomSpec> {
         prop_oneof![Just(1.0), 0.1f64..8.0],
         any::<u64>(),
     )
-        .prop_map(|((n, m, d), (kw, kv, ka, kx), modrelu, uniform, gain, seed)| RandomSpec {
-            shape: Shape { hidden: n, input: m, output: d },
-            weight_bits: Bits::new(kw),
-            output_weight_bits: Bits::new(kv),
-            activation_bits: Bits::new(ka),
-            input_bits: Bits::new(kx),
-            modrelu,
-            style: if uniform { WeightStyle::Uniform } else { WeightStyle::Orthogonal },
-            gain,
-            seed,
-        })
+        .prop_map(
+            |((n, m, d), (kw, kv, ka, kx), modrelu, uniform, gain, seed)| RandomSpec {
+                shape: Shape {
+                    hidden: n,
+                    input: m,
+                    output: d,
+                },
+                weight_bits: Bits::new(kw),
+                output_weight_bits: Bits::new(kv),
+                activation_bits: Bits::new(ka),
+                input_bits: Bits::new(kx),
+                modrelu,
+                style: if uniform {
+                    WeightStyle::Uniform
+                } else {
+                    WeightStyle::Orthogonal
+                },
+                gain,
+                seed,
+            },
+        )
 }
 
 proptest! {
@@ -127,7 +147,15 @@ proptest! {
 #[test]
 fn wide_accumulators_equal_reference() {
     for seed in 0..40 {
-        let mut spec = RandomSpec::new(Shape { hidden: 48, input: 3, output: 4 }, 8, seed);
+        let mut spec = RandomSpec::new(
+            Shape {
+                hidden: 48,
+                input: 3,
+                output: 4,
+            },
+            8,
+            seed,
+        );
         spec.activation_bits = Bits::new(16);
         spec.input_bits = Bits::new(16);
         spec.style = WeightStyle::Uniform;

@@ -26,7 +26,9 @@ fn relu_step_of_section_4() {
 #[test]
 fn modrelu_step_of_section_4() {
     let mut m = example();
-    m.activation = Activation::Modrelu { bias: vec![-20, -60] };
+    m.activation = Activation::Modrelu {
+        bias: vec![-20, -60],
+    };
     assert_eq!(one_step(&m, &[10, 3], &[5]).0, vec![15, 0]);
 }
 

@@ -8,7 +8,11 @@ use qornn_sim::{Activation, Bits, ModelError, QuantizedModel, Shape};
 
 fn spec(n: usize, m: usize, kw: u32, ka: u32, kx: u32, modrelu: bool, seed: u64) -> RandomSpec {
     RandomSpec {
-        shape: Shape { hidden: n, input: m, output: 3 },
+        shape: Shape {
+            hidden: n,
+            input: m,
+            output: 3,
+        },
         weight_bits: Bits::new(kw),
         output_weight_bits: Bits::new(kw),
         activation_bits: Bits::new(ka),
@@ -24,10 +28,17 @@ fn spec(n: usize, m: usize, kw: u32, ka: u32, kx: u32, modrelu: bool, seed: u64)
 /// extreme that matches the sign of its weight (worked out independently of the analysis).
 fn extreme_acc(model: &QuantizedModel, i: usize, maximise: bool) -> i128 {
     let h = hidden_range(model);
-    let x = (model.bits.input.min_code() as i128, model.bits.input.max_code() as i128);
+    let x = (
+        model.bits.input.min_code() as i128,
+        model.bits.input.max_code() as i128,
+    );
     let pick = |c: i64, lo: i128, hi: i128| {
         let (a, b) = (c as i128 * lo, c as i128 * hi);
-        if maximise { a.max(b) } else { a.min(b) }
+        if maximise {
+            a.max(b)
+        } else {
+            a.min(b)
+        }
     };
     let wh: i128 = model.w[i].iter().map(|&c| pick(c, h.lo, h.hi)).sum();
     let ux: i128 = model.u[i].iter().map(|&c| pick(c, x.0, x.1)).sum();
@@ -88,7 +99,10 @@ fn output_accumulator_is_enforced_too() {
     let need = analyse(&model).output.required;
     model.bits.output_accumulator = Bits::new(need.get() - 3);
     let text = model.validate().unwrap_err().to_string();
-    assert!(text.contains("bits.output_accumulator") && text.contains("short by 3 bits"), "{text}");
+    assert!(
+        text.contains("bits.output_accumulator") && text.contains("short by 3 bits"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -1,0 +1,190 @@
+//! The `qornn` command as a user runs it: exit codes, messages, files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn qornn(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qornn"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the qornn binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn random_model_check_input_golden_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = qornn(
+        &[
+            "model",
+            "random",
+            "--hidden",
+            "16",
+            "--input",
+            "2",
+            "--output",
+            "3",
+            "--modrelu",
+            "--seed",
+            "5",
+            "-o",
+            "m.json",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = qornn(&["model", "check", "m.json", "--json"], d);
+    assert!(o.status.success(), "{}", text(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["shape"]["hidden"], 16);
+    assert_eq!(summary["activation"], "modrelu");
+    assert_eq!(
+        summary["bits"]["accumulator"],
+        summary["required"]["accumulator"]
+    );
+    let o = qornn(
+        &[
+            "input",
+            "random",
+            "--model",
+            "m.json",
+            "--sequences",
+            "3",
+            "--steps",
+            "25",
+            "-o",
+            "in.json",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = qornn(
+        &[
+            "golden", "--model", "m.json", "--input", "in.json", "--trace", "t.json", "--vcd",
+            "t.vcd",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("75 steps"), "{}", text(&o));
+    let trace: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("t.json")).unwrap()).unwrap();
+    assert_eq!(trace["sequences"].as_array().unwrap().len(), 3);
+    assert_eq!(trace["sequences"][2]["steps"].as_array().unwrap().len(), 25);
+    assert_eq!(
+        trace["sequences"][0]["steps"][0]["h"]
+            .as_array()
+            .unwrap()
+            .len(),
+        16
+    );
+    // The VCD parses and declares the documented signals.
+    let mut parser = vcd::Parser::new(std::io::BufReader::new(
+        std::fs::File::open(d.join("t.vcd")).unwrap(),
+    ));
+    let header = parser.parse_header().unwrap();
+    for name in ["valid", "seq", "step", "x_1", "h_15", "y_2"] {
+        assert!(
+            header.find_var(&["qornn", name]).is_some(),
+            "missing {name}"
+        );
+    }
+}
+
+#[test]
+fn bad_inputs_exit_non_zero_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("trunc.json"),
+        "{\"format\": \"qornn.quantized-model\", \"vers",
+    )
+    .unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["model", "check", "missing.json"], "missing.json"),
+        (&["model", "check", "trunc.json"], "not a valid model file"),
+        (
+            &["model", "random", "--weight-bits", "9", "-o", "x.json"],
+            "weight bits",
+        ),
+        (
+            &["model", "random", "--activation-bits", "20", "-o", "x.json"],
+            "activation bits",
+        ),
+        (
+            &["model", "random", "--hidden", "0", "-o", "x.json"],
+            "hidden",
+        ),
+        (
+            &["golden", "--model", "trunc.json", "--input", "x.json"],
+            "trunc.json",
+        ),
+    ];
+    for (args, needle) in cases {
+        let o = qornn(args, d);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(needle),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(
+        !d.join("x.json").exists(),
+        "a refused model must not be written"
+    );
+    // An input code outside the model's range is refused, naming where it is.
+    let o = qornn(
+        &[
+            "model",
+            "random",
+            "--hidden",
+            "4",
+            "--input",
+            "1",
+            "--input-bits",
+            "4",
+            "-o",
+            "m.json",
+        ],
+        d,
+    );
+    assert!(o.status.success());
+    std::fs::write(
+        d.join("in.json"),
+        r#"{"format":"qornn.input","version":1,"sequences":[[[1],[9]]]}"#,
+    )
+    .unwrap();
+    let o = qornn(&["golden", "--model", "m.json", "--input", "in.json"], d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("sequences[0][1][0]"), "{}", text(&o));
+}
+
+#[test]
+fn every_verb_explains_itself_with_an_example() {
+    let dir = tempfile::tempdir().unwrap();
+    for verb in [
+        &["model", "random"][..],
+        &["model", "check"],
+        &["input", "random"],
+        &["golden"],
+    ] {
+        let mut args = verb.to_vec();
+        args.push("--help");
+        let o = qornn(&args, dir.path());
+        assert!(o.status.success());
+        assert!(
+            text(&o).contains("Example"),
+            "{verb:?} --help has no example"
+        );
+    }
+}
