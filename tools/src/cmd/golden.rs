@@ -10,11 +10,13 @@ use std::time::Instant;
 
 /// Arguments of `qornn golden`.
 #[derive(Args)]
-#[command(after_help = "Runs the integer recurrence of docs/fixed-point.md from h0 = 0 over every \
+#[command(
+    after_help = "Runs the integer recurrence of docs/fixed-point.md from h0 = 0 over every \
 sequence of the input file and prints, per sequence, the last output and its argmax.\n\n\
 Example:\n  qornn model random --hidden 64 --input 2 --output 4 -o model.json\n  \
 qornn input random --model model.json --steps 500 -o input.json\n  \
-qornn golden --model model.json --input input.json --trace trace.json --vcd trace.vcd")]
+qornn golden --model model.json --input input.json --trace trace.json --vcd trace.vcd"
+)]
 pub struct GoldenArgs {
     /// The model file.
     #[arg(long)]
@@ -35,8 +37,7 @@ pub struct GoldenArgs {
 
 /// Run `qornn golden`.
 pub fn run(a: GoldenArgs) -> Result<ExitCode> {
-    let model =
-        QuantizedModel::load(&a.model).with_context(|| format!("{}", a.model.display()))?;
+    let model = QuantizedModel::load(&a.model).with_context(|| format!("{}", a.model.display()))?;
     let seqs = load_inputs(&a.input, &model).with_context(|| format!("{}", a.input.display()))?;
     let golden = Golden::new(&model)?;
     let start = Instant::now();
@@ -45,7 +46,12 @@ pub fn run(a: GoldenArgs) -> Result<ExitCode> {
     let steps: usize = traces.iter().map(|t| t.steps()).sum();
     for (i, t) in traces.iter().enumerate() {
         let y = t.y(t.steps() - 1);
-        println!("sequence {i}: {} steps, y_T = {:?}, argmax {}", t.steps(), y, argmax(y));
+        println!(
+            "sequence {i}: {} steps, y_T = {:?}, argmax {}",
+            t.steps(),
+            y,
+            argmax(y)
+        );
     }
     println!(
         "{steps} steps in {:.3} s ({:.0} steps/s)",

@@ -12,7 +12,9 @@ use std::process::ExitCode;
 #[derive(Subcommand)]
 pub enum InputCommand {
     /// Write random input sequences (codes uniform over the model's input range).
-    #[command(after_help = "Example:\n  qornn input random --model model.json --sequences 4 --steps 100 -o input.json")]
+    #[command(
+        after_help = "Example:\n  qornn input random --model model.json --sequences 4 --steps 100 -o input.json"
+    )]
     Random(RandomInputArgs),
 }
 
@@ -41,8 +43,8 @@ pub fn run(cmd: InputCommand) -> Result<ExitCode> {
     match cmd {
         InputCommand::Random(a) => {
             anyhow::ensure!(a.steps > 0, "--steps must be at least 1");
-            let model = QuantizedModel::load(&a.model)
-                .with_context(|| format!("{}", a.model.display()))?;
+            let model =
+                QuantizedModel::load(&a.model).with_context(|| format!("{}", a.model.display()))?;
             let seqs = random_sequences(&model, a.sequences, a.steps, a.seed);
             save_inputs(&a.output, &seqs)?;
             println!(

@@ -11,10 +11,14 @@ use std::process::ExitCode;
 #[derive(Subcommand)]
 pub enum ModelCommand {
     /// Write a valid random model (orthogonal-like W) for the given sizes, widths and seed.
-    #[command(after_help = "Example:\n  qornn model random --hidden 64 --input 4 --output 10 --weight-bits 4 --seed 1 -o model.json")]
+    #[command(
+        after_help = "Example:\n  qornn model random --hidden 64 --input 4 --output 10 --weight-bits 4 --seed 1 -o model.json"
+    )]
     Random(RandomArgs),
     /// Validate a model file and print its summary: sizes, widths, accumulator widths, memory.
-    #[command(after_help = "Example:\n  qornn model check model.json\n  qornn model check model.json --json\n\nExits 0 for a valid model, 2 with the field and problem otherwise.")]
+    #[command(
+        after_help = "Example:\n  qornn model check model.json\n  qornn model check model.json --json\n\nExits 0 for a valid model, 2 with the field and problem otherwise."
+    )]
     Check(CheckArgs),
 }
 
