@@ -22,6 +22,7 @@ pub mod model;
 pub mod random;
 pub mod sequence;
 pub mod trace;
+pub mod vcd_diff;
 pub mod width;
 
 pub use fixed::Bits;

@@ -23,6 +23,8 @@ enum Command {
     Input(cmd::input::InputCommand),
     /// Run the bit-exact golden model over an input file.
     Golden(cmd::golden::GoldenArgs),
+    /// Compare two VCD files from different simulators: equal, or the first difference.
+    VcdDiff(cmd::vcd_diff::VcdDiffArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -31,6 +33,7 @@ fn main() -> std::process::ExitCode {
         Command::Model(c) => cmd::model::run(c),
         Command::Input(c) => cmd::input::run(c),
         Command::Golden(a) => cmd::golden::run(a),
+        Command::VcdDiff(a) => cmd::vcd_diff::run(a),
     };
     match result {
         Ok(code) => code,

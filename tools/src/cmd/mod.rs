@@ -3,3 +3,4 @@
 pub mod golden;
 pub mod input;
 pub mod model;
+pub mod vcd_diff;
