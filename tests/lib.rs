@@ -24,7 +24,9 @@ pub fn require_tool(name: &str) -> Option<PathBuf> {
              (install it: see .ci/run)"
         ),
         None => {
-            eprintln!("SKIPPED: {name} is not on PATH (set QORNN_REQUIRE_TOOLS=1 to make this an error)");
+            eprintln!(
+                "SKIPPED: {name} is not on PATH (set QORNN_REQUIRE_TOOLS=1 to make this an error)"
+            );
             None
         }
     }

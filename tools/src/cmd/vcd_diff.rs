@@ -8,13 +8,15 @@ use std::process::ExitCode;
 
 /// Arguments of `qornn vcd-diff`.
 #[derive(Args)]
-#[command(after_help = "Names are normalised (scopes joined with '.', rust-hdl's '$' read as '.', \
+#[command(
+    after_help = "Names are normalised (scopes joined with '.', rust-hdl's '$' read as '.', \
 bus ranges dropped) and taken relative to the scope of the alignment signal, so `qornn.h_0` \
 matches `TOP.core.h_0`. Samples are paired on the k-th rising edge of the strobe (default \
 `valid`) or of a clock, or on equal timestamps with --time.\n\n\
 Exit status: 0 equal, 1 different, 2 error (e.g. a corrupt file).\n\n\
 Examples:\n  qornn vcd-diff golden.vcd verilator.vcd --signals 'h_*' --signals 'y_*'\n  \
-qornn vcd-diff a.vcd b.vcd --clock clk --map core.acc=TOP.core.acc_q")]
+qornn vcd-diff a.vcd b.vcd --clock clk --map core.acc=TOP.core.acc_q"
+)]
 pub struct VcdDiffArgs {
     /// First VCD file.
     a: PathBuf,
@@ -80,7 +82,11 @@ pub fn run(a: VcdDiffArgs) -> Result<ExitCode> {
             bytes as f64 / 1e6 / secs.max(1e-9)
         );
     }
-    Ok(if equal { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if equal {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn print_text(a: &VcdDiffArgs, outcome: &Outcome) {
@@ -108,7 +114,11 @@ fn print_text(a: &VcdDiffArgs, outcome: &Outcome) {
             println!("  {:>8}  {:>24}  {:>24}", "sample", "A", "B");
             for (k, va, vb) in &m.context {
                 let mark = if va != vb { "  <--" } else { "" };
-                println!("  {k:>8}  {:>24}  {:>24}{mark}", va.to_string(), vb.to_string());
+                println!(
+                    "  {k:>8}  {:>24}  {:>24}{mark}",
+                    va.to_string(),
+                    vb.to_string()
+                );
             }
         }
     }
