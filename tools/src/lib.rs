@@ -6,4 +6,5 @@
 //! install a missing one, and turns their reports into typed results.
 
 pub mod external;
+pub mod plot;
 pub mod synth;
