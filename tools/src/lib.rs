@@ -7,4 +7,5 @@
 
 pub mod external;
 pub mod plot;
+pub mod report;
 pub mod synth;

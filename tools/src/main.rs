@@ -25,6 +25,8 @@ enum Command {
     Golden(cmd::golden::GoldenArgs),
     /// Compare two VCD files from different simulators: equal, or the first difference.
     VcdDiff(cmd::vcd_diff::VcdDiffArgs),
+    /// Synthesise, place and route, and pack a bitstream (iCE40 UP5K, ECP5).
+    Synth(cmd::synth::SynthArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -34,6 +36,7 @@ fn main() -> std::process::ExitCode {
         Command::Input(c) => cmd::input::run(c),
         Command::Golden(a) => cmd::golden::run(a),
         Command::VcdDiff(a) => cmd::vcd_diff::run(a),
+        Command::Synth(a) => cmd::synth::run(a),
     };
     match result {
         Ok(code) => code,

@@ -217,6 +217,7 @@ impl Target {
             (true, Dsps) => "ICESTORM_DSP",
             (true, BlockRams) => "ICESTORM_RAM",
             (true, Sprams) => "ICESTORM_SPRAM",
+            (true, Pins) => "SB_IO",
             (false, Luts) => "TRELLIS_COMB",
             (false, FlipFlops) => "TRELLIS_FF",
             (false, Dsps) => "MULT18X18D",
@@ -318,7 +319,92 @@ pub struct SynthReport {
     pub seconds: BTreeMap<String, f64>,
 }
 
+/// What the core does per time step, to turn Fmax into throughput.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CoreFacts {
+    /// Clock cycles per recurrent step (from the core).
+    pub cycles_per_step: u64,
+    /// Multiply-accumulates per step: n·(n + m) + d·n.
+    pub macs_per_step: u64,
+    /// Bits of weight and constant memory (`QuantizedModel::memory_bits`).
+    pub weight_memory_bits: u64,
+    /// Processing lanes.
+    pub lanes: usize,
+}
+
+/// Throughput at the achieved Fmax.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Recurrent steps per second.
+    pub steps_per_second: f64,
+    /// Multiply-accumulates per second.
+    pub macs_per_second: f64,
+}
+
+impl CoreFacts {
+    /// Steps/s and MAC/s at `fmax_mhz`.
+    pub fn at(&self, fmax_mhz: f64) -> Throughput {
+        let steps = fmax_mhz * 1e6 / self.cycles_per_step.max(1) as f64;
+        Throughput {
+            steps_per_second: steps,
+            macs_per_second: steps * self.macs_per_step as f64,
+        }
+    }
+}
+
 impl SynthReport {
+    /// The report as Markdown: resources, Fmax, and (with `core`) throughput.
+    pub fn to_markdown(&self, core: Option<&CoreFacts>) -> String {
+        use crate::report::{grouped, Table};
+        let mut md = format!(
+            "## Synthesis: {} (top `{}`, seed {})\n\n",
+            self.target, self.top, self.seed
+        );
+        let mut t = Table::new(&["resource", "used", "available", "use"]);
+        for (r, u) in &self.resources {
+            let pct = if u.available > 0 {
+                100.0 * u.used as f64 / u.available as f64
+            } else {
+                0.0
+            };
+            t.row(vec![
+                r.to_string(),
+                grouped(u.used),
+                grouped(u.available),
+                format!("{pct:.1} %"),
+            ]);
+        }
+        md += &t.to_markdown();
+        md += "\n";
+        for (clock, mhz) in &self.fmax_mhz {
+            md += &format!(
+                "- Fmax `{clock}`: **{mhz:.1} MHz** (placer target {:.0} MHz)\n",
+                self.freq_target_mhz
+            );
+        }
+        if let (Some(core), Some(f)) = (core, self.fmax()) {
+            let tp = core.at(f);
+            md += &format!(
+                "- {} lanes, {} cycles per step: **{} steps/s**, {:.2} GMAC/s at Fmax\n- weight memory: {} bits\n",
+                core.lanes,
+                core.cycles_per_step,
+                grouped(tp.steps_per_second as u64),
+                tp.macs_per_second / 1e9,
+                grouped(core.weight_memory_bits)
+            );
+        }
+        if let Some(b) = &self.bitstream {
+            md += &format!("- bitstream: `{}`\n", b.display());
+        }
+        let secs: Vec<String> = self
+            .seconds
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.1} s"))
+            .collect();
+        md += &format!("- tool time: {}\n", secs.join(", "));
+        md
+    }
+
     /// The lowest Fmax over all clocks (the design's clock), if any clock was timed.
     pub fn fmax(&self) -> Option<f64> {
         self.fmax_mhz.values().copied().reduce(f64::min)
@@ -368,13 +454,7 @@ pub fn synthesize(
     seconds.insert("synthesis".into(), t.as_secs_f64());
     let cells = read_cell_counts(&out_dir.join("stat.json"))?;
     let mut resources = BTreeMap::new();
-    for r in [
-        Resource::Luts,
-        Resource::FlipFlops,
-        Resource::Dsps,
-        Resource::BlockRams,
-        Resource::Sprams,
-    ] {
+    for r in Resource::ALL {
         let used: u64 = target.cells(r).iter().filter_map(|c| cells.get(*c)).sum();
         let available = target.capacity(r);
         if used > available {
@@ -529,13 +609,7 @@ pub fn read_pnr_report(
         .and_then(|u| u.as_object())
         .ok_or_else(|| bad("no utilization section".into()))?;
     let mut used = Vec::new();
-    for r in [
-        Resource::Luts,
-        Resource::FlipFlops,
-        Resource::Dsps,
-        Resource::BlockRams,
-        Resource::Sprams,
-    ] {
+    for r in Resource::ALL {
         if let Some(entry) = target.bel(r).and_then(|b| util.get(b)) {
             let get = |k: &str| entry.get(k).and_then(|x| x.as_u64());
             if let (Some(u), Some(a)) = (get("used"), get("available")) {

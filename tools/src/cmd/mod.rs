@@ -3,4 +3,5 @@
 pub mod golden;
 pub mod input;
 pub mod model;
+pub mod synth;
 pub mod vcd_diff;
