@@ -613,6 +613,12 @@ pub fn read_pnr_report(
         if let Some(entry) = target.bel(r).and_then(|b| util.get(b)) {
             let get = |k: &str| entry.get(k).and_then(|x| x.as_u64());
             if let (Some(u), Some(a)) = (get("used"), get("available")) {
+                // nextpnr counts the die's I/O sites; the package has fewer pins.
+                let a = if r == Resource::Pins {
+                    target.capacity(r)
+                } else {
+                    a
+                };
                 used.push((
                     r,
                     Usage {
