@@ -15,6 +15,7 @@ use std::io::{self, Write};
 pub struct Trace {
     hidden: usize,
     output: usize,
+    steps: usize,
     h: Vec<i32>,
     y: Vec<i64>,
 }
@@ -25,6 +26,7 @@ impl Trace {
         Trace {
             hidden,
             output,
+            steps: 0,
             h: Vec::with_capacity(hidden * steps),
             y: Vec::with_capacity(output * steps),
         }
@@ -35,11 +37,12 @@ impl Trace {
         assert_eq!((h.len(), y.len()), (self.hidden, self.output));
         self.h.extend_from_slice(h);
         self.y.extend_from_slice(y);
+        self.steps += 1;
     }
 
     /// Number of steps.
     pub fn steps(&self) -> usize {
-        self.h.len().checked_div(self.hidden).unwrap_or(0)
+        self.steps
     }
 
     /// h_{t+1}, the state after the input of (0-based) step `t`.

@@ -3,65 +3,11 @@
 //! core's streaming ports (a running sum of the inputs, cleared on `S`), so that the framing
 //! is checked on its own; `hdl_board.rs` runs the same path with the emitted QORNN core.
 
-use qornn_tests::require_tool;
+use qornn_tests::{require_tool, stand_in_core, stand_in_ports as ports};
 use qornn_tools::board::{
     board_top_verilog, decode_outputs, encode_sequence, uart_testbench_verilog, uart_verilog,
-    CorePorts,
 };
 use std::process::Command;
-
-/// y_k = (Σ over the sequence of x_0) · (k + 1), with a few cycles of latency and honest
-/// valid/ready on both sides.
-fn stand_in_core(m: usize, kx: u32, d: usize, ky: u32) -> String {
-    let mut outs = String::new();
-    for k in 0..d {
-        outs += &format!("  assign y_data[{k}*{ky} +: {ky}] = sum * {};\n", k + 1);
-    }
-    format!(
-        r#"module stand_in (input clock, input reset, input x_valid, output x_ready, input [{xw}:0] x_data, input x_start,
-                 output reg y_valid, input y_ready, output [{yw}:0] y_data);
-  reg signed [{ky1}:0] sum = 0;
-  reg [3:0] busy = 0;
-  assign x_ready = (busy == 0) && !y_valid;
-  always @(posedge clock) begin
-    if (reset) begin sum <= 0; busy <= 0; y_valid <= 0; end
-    else begin
-      if (x_valid && x_ready) begin
-        sum <= (x_start ? 0 : sum) + $signed(x_data[{kx1}:0]);
-        busy <= 5;
-      end else if (busy > 1) busy <= busy - 1;
-      else if (busy == 1) begin busy <= 0; y_valid <= 1; end
-      if (y_valid && y_ready) y_valid <= 0;
-    end
-  end
-{outs}endmodule
-"#,
-        xw = m * kx as usize - 1,
-        yw = d * ky as usize - 1,
-        ky1 = ky - 1,
-        kx1 = kx - 1,
-    )
-}
-
-fn ports(m: usize, kx: u32, d: usize, ky: u32) -> CorePorts {
-    let s = |x: &str| x.to_string();
-    CorePorts {
-        module: s("stand_in"),
-        clock: s("clock"),
-        reset: s("reset"),
-        x_valid: s("x_valid"),
-        x_ready: s("x_ready"),
-        x_data: s("x_data"),
-        x_start: s("x_start"),
-        y_valid: s("y_valid"),
-        y_ready: s("y_ready"),
-        y_data: s("y_data"),
-        inputs: m,
-        input_bits: kx,
-        outputs: d,
-        output_bits: ky,
-    }
-}
 
 #[test]
 fn sequences_round_trip_through_the_uart() {

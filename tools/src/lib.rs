@@ -6,6 +6,7 @@
 //! install a missing one, and turns their reports into typed results.
 
 pub mod board;
+pub mod cosim;
 pub mod external;
 pub mod plot;
 pub mod report;

@@ -1,0 +1,564 @@
+//! Co-simulation of the emitted Verilog under Verilator (the fast path) and Icarus Verilog
+//! (the second opinion), with testbenches generated here, collecting every step's outputs and
+//! hidden state so they can be compared with the golden model.
+//!
+//! Both testbenches read the same stimulus file (`$readmemh` format, one word per step:
+//! `{x_data, start}`, start-of-sequence in bit 0) and print one line per step:
+//! `STEP <cycles> <y_data hex> <h_data hex>`. Verilator builds are cached by a hash of the
+//! design, the harness and the Verilator version, so repeated runs do not rebuild.
+
+use crate::board::CorePorts;
+use crate::external::{find, run_logged, ToolError};
+use qornn_sim::{Sequence, Trace};
+use std::collections::hash_map::DefaultHasher;
+use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// A co-simulation could not run, or its output could not be read.
+#[derive(Debug, Error)]
+pub enum CosimError {
+    /// A tool is missing or failed.
+    #[error(transparent)]
+    Tool(#[from] ToolError),
+    /// A file could not be written or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The reason.
+        source: std::io::Error,
+    },
+    /// The simulation's output is not what the testbench prints.
+    #[error("cannot read the {sim} output: {problem}")]
+    Output {
+        /// The simulator.
+        sim: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// The debug port that shows h_t, when the core has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HiddenPort {
+    /// Port name (n codes of `bits`, element 0 in the low bits).
+    pub name: String,
+    /// n.
+    pub hidden: usize,
+    /// Bits per code.
+    pub bits: u32,
+}
+
+/// The design under test.
+#[derive(Debug, Clone)]
+pub struct Dut {
+    /// Self-contained Verilog of the core.
+    pub verilog: String,
+    /// Its streaming ports.
+    pub ports: CorePorts,
+    /// Its h_t debug port.
+    pub hidden: Option<HiddenPort>,
+}
+
+/// What one simulator produced.
+#[derive(Debug, Clone)]
+pub struct CosimRun {
+    /// One trace per sequence (h_t empty when the core has no hidden port).
+    pub traces: Vec<Trace>,
+    /// Clock cycles spent on each step (from accepting x_t to presenting y_t).
+    pub cycles: Vec<u64>,
+    /// Total simulated cycles.
+    pub total_cycles: u64,
+    /// Wall time of the simulation itself (not the build).
+    pub wall: Duration,
+    /// Wall time of the build (zero when the cache had it).
+    pub build: Duration,
+}
+
+/// The stimulus file: one `{x_data, start}` word per step, in hex.
+pub fn stimulus_memh(ports: &CorePorts, seqs: &[Sequence]) -> String {
+    let kx = ports.input_bits as usize;
+    let width = ports.inputs * kx + 1;
+    let mut out = String::new();
+    for seq in seqs {
+        for t in 0..seq.steps() {
+            let mut bits = vec![false; width];
+            bits[0] = t == 0;
+            for (j, &code) in seq.step(t).iter().enumerate() {
+                for b in 0..kx {
+                    bits[1 + j * kx + b] = (code >> b) & 1 == 1;
+                }
+            }
+            out += &to_hex(&bits);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn to_hex(bits: &[bool]) -> String {
+    let digits = bits.len().div_ceil(4);
+    (0..digits)
+        .rev()
+        .map(|d| {
+            let v = (0..4).fold(0u32, |acc, b| {
+                acc | ((bits.get(d * 4 + b).copied().unwrap_or(false) as u32) << b)
+            });
+            char::from_digit(v, 16).expect("a nibble")
+        })
+        .collect()
+}
+
+/// Bits of a hex string, least significant first.
+fn from_hex(hex: &str) -> Option<Vec<bool>> {
+    let mut bits = Vec::with_capacity(hex.len() * 4);
+    for c in hex.chars().rev() {
+        let v = c.to_digit(16)?;
+        for b in 0..4 {
+            bits.push((v >> b) & 1 == 1);
+        }
+    }
+    Some(bits)
+}
+
+/// Field `index` of `bits` wide (at most 64), sign-extended.
+fn field(bits: &[bool], index: usize, width: u32) -> i64 {
+    let width = width.clamp(1, 64);
+    let w = width as usize;
+    let mut v: i64 = 0;
+    for b in (0..w).rev() {
+        v = (v << 1) | bits.get(index * w + b).copied().unwrap_or(false) as i64;
+    }
+    let shift = 64 - width;
+    (v << shift) >> shift
+}
+
+/// Parse the `STEP` lines into traces, cutting at sequence boundaries.
+fn parse_steps(
+    sim: &'static str,
+    text: &str,
+    dut: &Dut,
+    seqs: &[Sequence],
+) -> Result<(Vec<Trace>, Vec<u64>), CosimError> {
+    let bad = |problem: String| CosimError::Output { sim, problem };
+    let p = &dut.ports;
+    let n = dut.hidden.as_ref().map_or(0, |h| h.hidden);
+    let mut lines = text.lines().filter(|l| l.starts_with("STEP "));
+    let mut traces = Vec::with_capacity(seqs.len());
+    let mut cycles = Vec::new();
+    let mut y = vec![0i64; p.outputs];
+    let mut h = vec![0i32; n];
+    for (s, seq) in seqs.iter().enumerate() {
+        let mut trace = Trace::with_capacity(n, p.outputs, seq.steps());
+        for t in 0..seq.steps() {
+            let line = lines.next().ok_or_else(|| {
+                bad(format!(
+                    "it stopped before sequence {s}, step {t} (see its log)"
+                ))
+            })?;
+            let mut parts = line.split_whitespace().skip(1);
+            let c = parts.next().and_then(|c| c.parse::<u64>().ok());
+            let yb = parts.next().and_then(from_hex);
+            let hb = if n > 0 {
+                parts.next().and_then(from_hex)
+            } else {
+                Some(Vec::new())
+            };
+            let (Some(c), Some(yb), Some(hb)) = (c, yb, hb) else {
+                return Err(bad(format!("malformed line `{line}`")));
+            };
+            for (k, v) in y.iter_mut().enumerate() {
+                *v = field(&yb, k, p.output_bits);
+            }
+            if let Some(hp) = &dut.hidden {
+                for (i, v) in h.iter_mut().enumerate() {
+                    *v = field(&hb, i, hp.bits) as i32;
+                }
+            }
+            trace.push(&h, &y);
+            cycles.push(c);
+        }
+        traces.push(trace);
+    }
+    Ok((traces, cycles))
+}
+
+/// A stable hash of some text (for the build cache's folder names).
+fn hash_of(parts: &[&str]) -> String {
+    let mut h = DefaultHasher::new();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    format!("{:016x}", h.finish())
+}
+
+/// The C++ harness that drives the Verilated core.
+fn verilator_harness(dut: &Dut) -> String {
+    let p = &dut.ports;
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        r#"// Generated by qornn: drives the core step by step from a stimulus file.
+#include "V{module}.h"
+#include "verilated.h"
+#include "verilated_vcd_c.h"
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+static bool get_bit(const std::vector<uint8_t>& bits, size_t i) {{ return i < bits.size() && bits[i]; }}
+template <std::size_t N> static void put_bit(VlWide<N>& w, size_t i, bool v) {{
+  if (v) w[i / 32] |= (1u << (i % 32)); else w[i / 32] &= ~(1u << (i % 32));
+}}
+template <typename T> static void put_bit(T& w, size_t i, bool v) {{
+  if (v) w |= (T(1) << i); else w &= ~(T(1) << i);
+}}
+template <std::size_t N> static bool read_bit(const VlWide<N>& w, size_t i) {{ return (w[i / 32] >> (i % 32)) & 1; }}
+template <typename T> static bool read_bit(const T& w, size_t i) {{ return (w >> i) & 1; }}
+template <typename T> static std::string hex_of(const T& w, size_t width) {{
+  std::string s;
+  for (size_t d = (width + 3) / 4; d-- > 0;) {{
+    unsigned v = 0;
+    for (unsigned b = 0; b < 4; b++) if (d * 4 + b < width && read_bit(w, d * 4 + b)) v |= 1u << b;
+    s += "0123456789abcdef"[v];
+  }}
+  return s;
+}}
+
+int main(int argc, char** argv) {{
+  Verilated::commandArgs(argc, argv);
+  const char* stim = argc > 1 ? argv[1] : "stimulus.memh";
+  const char* vcd = argc > 2 ? argv[2] : nullptr;
+  VerilatedContext* ctx = new VerilatedContext;
+  V{module}* top = new V{module}{{ctx}};
+  VerilatedVcdC* tfp = nullptr;
+  if (vcd) {{ ctx->traceEverOn(true); tfp = new VerilatedVcdC; top->trace(tfp, 99); tfp->open(vcd); }}
+  uint64_t time = 0, cycles = 0;
+  auto tick = [&]() {{
+    top->{clock} = 0; top->eval(); if (tfp) tfp->dump(time); time += 5;
+    top->{clock} = 1; top->eval(); if (tfp) tfp->dump(time); time += 5;
+    cycles++;
+  }};
+  std::ifstream in(stim);
+  std::string line;
+  top->{reset} = 1; top->{x_valid} = 0; top->{y_ready} = 0;
+  for (int i = 0; i < 4; i++) tick();
+  top->{reset} = 0;
+  tick();
+  const size_t xw = {xw};
+  while (std::getline(in, line)) {{
+    if (line.empty()) continue;
+    std::vector<uint8_t> bits;
+    for (size_t c = line.size(); c-- > 0;) {{
+      unsigned v = (line[c] >= 'a') ? line[c] - 'a' + 10 : (line[c] >= 'A') ? line[c] - 'A' + 10 : line[c] - '0';
+      for (int b = 0; b < 4; b++) bits.push_back((v >> b) & 1);
+    }}
+    top->{x_start} = get_bit(bits, 0);
+    for (size_t i = 0; i < xw; i++) put_bit(top->{x_data}, i, get_bit(bits, i + 1));
+    top->{x_valid} = 1;
+    uint64_t start = cycles;
+    top->eval();
+    while (!top->{x_ready}) {{ tick(); if (cycles - start > 100000000ull) {{ std::printf("STUCK x_ready\n"); return 1; }} }}
+    tick();
+    top->{x_valid} = 0;
+    top->eval();
+    while (!top->{y_valid}) {{ tick(); if (cycles - start > 100000000ull) {{ std::printf("STUCK y_valid\n"); return 1; }} }}
+    std::printf("STEP %llu %s %s\n", (unsigned long long)(cycles - start), hex_of(top->{y_data}, {yw}).c_str(), {h_hex});
+    top->{y_ready} = 1;
+    tick();
+    top->{y_ready} = 0;
+    top->eval();
+  }}
+  std::printf("CYCLES %llu\n", (unsigned long long)cycles);
+  if (tfp) tfp->close();
+  top->final();
+  delete top;
+  return 0;
+}}
+"#,
+        module = p.module,
+        clock = p.clock,
+        reset = p.reset,
+        x_valid = p.x_valid,
+        x_ready = p.x_ready,
+        x_data = p.x_data,
+        x_start = p.x_start,
+        y_valid = p.y_valid,
+        y_ready = p.y_ready,
+        y_data = p.y_data,
+        xw = p.inputs * p.input_bits as usize,
+        yw = p.outputs * p.output_bits as usize,
+        h_hex = match &dut.hidden {
+            Some(hp) => format!(
+                "hex_of(top->{}, {}).c_str()",
+                hp.name,
+                hp.hidden * hp.bits as usize
+            ),
+            None => "\"\"".to_string(),
+        },
+    );
+    h
+}
+
+/// The Icarus Verilog testbench: same protocol and output lines as the Verilator harness.
+fn iverilog_testbench(dut: &Dut, steps: usize, vcd: Option<&Path>) -> String {
+    let p = &dut.ports;
+    let xw = p.inputs * p.input_bits as usize;
+    let yw = p.outputs * p.output_bits as usize;
+    let (h_decl, h_conn, h_fmt, h_arg) = match &dut.hidden {
+        Some(hp) => (
+            format!("  wire [{}:0] h_data;\n", hp.hidden * hp.bits as usize - 1),
+            format!(", .{}(h_data)", hp.name),
+            " %h",
+            ", h_data",
+        ),
+        None => (String::new(), String::new(), " ", ""),
+    };
+    let dump = vcd.map_or(String::new(), |v| {
+        format!(
+            "  initial begin $dumpfile(\"{}\"); $dumpvars(0, tb.dut); end\n",
+            v.display()
+        )
+    });
+    format!(
+        r#"`timescale 1ns/1ns
+module tb;
+  reg clock = 0;
+  reg reset = 1;
+  reg x_valid = 0, x_start = 0, y_ready = 0;
+  reg [{xw1}:0] x_data = 0;
+  wire x_ready, y_valid;
+  wire [{yw1}:0] y_data;
+{h_decl}  {module} dut (.{clock}(clock), .{reset}(reset), .{x_valid}(x_valid), .{x_ready}(x_ready),
+    .{x_data}(x_data), .{x_start}(x_start), .{y_valid}(y_valid), .{y_ready}(y_ready), .{y_data}(y_data){h_conn});
+{dump}  reg [{xw}:0] stim [0:{last}];
+  integer s;
+  reg [63:0] cycles = 0, start = 0;
+  always #5 clock = !clock;
+  always @(posedge clock) cycles <= cycles + 1;
+  initial begin
+    $readmemh("stimulus.memh", stim);
+    repeat (4) @(posedge clock);
+    #1 reset = 0;
+    @(posedge clock); #1;
+    for (s = 0; s < {steps}; s = s + 1) begin
+      x_start = stim[s][0];
+      x_data = stim[s][{xw}:1];
+      x_valid = 1;
+      start = cycles;
+      #0;
+      while (!x_ready) begin @(posedge clock); #1; end
+      @(posedge clock); #1;
+      x_valid = 0;
+      while (!y_valid) begin @(posedge clock); #1; end
+      $display("STEP %0d %h{h_fmt}", cycles - start, y_data{h_arg});
+      y_ready = 1;
+      @(posedge clock); #1;
+      y_ready = 0;
+    end
+    $display("CYCLES %0d", cycles);
+    $finish;
+  end
+endmodule
+"#,
+        xw1 = xw - 1,
+        yw1 = yw - 1,
+        last = steps.max(1) - 1,
+        module = p.module,
+        clock = p.clock,
+        reset = p.reset,
+        x_valid = p.x_valid,
+        x_ready = p.x_ready,
+        x_data = p.x_data,
+        x_start = p.x_start,
+        y_valid = p.y_valid,
+        y_ready = p.y_ready,
+        y_data = p.y_data,
+    )
+}
+
+fn write(path: &Path, text: &str) -> Result<(), CosimError> {
+    std::fs::write(path, text).map_err(|source| CosimError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The Verilator version line (part of the build cache key).
+fn verilator_version() -> Result<String, CosimError> {
+    let exe = find("verilator")?;
+    let out = std::process::Command::new(exe)
+        .arg("--version")
+        .output()
+        .map_err(|source| CosimError::Io {
+            path: "verilator".into(),
+            source,
+        })?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Run the sequences under Verilator. `cache` holds the builds (one folder per design hash);
+/// `work` gets the stimulus, the outputs and, with `vcd`, the trace.
+pub fn run_verilator(
+    dut: &Dut,
+    seqs: &[Sequence],
+    cache: &Path,
+    work: &Path,
+    vcd: Option<&Path>,
+) -> Result<CosimRun, CosimError> {
+    let harness = verilator_harness(dut);
+    let version = verilator_version()?;
+    let build = cache.join(format!(
+        "verilator-{}",
+        hash_of(&[&dut.verilog, &harness, &version])
+    ));
+    let exe = build.join("obj_dir").join(format!("V{}", dut.ports.module));
+    let mut build_time = Duration::ZERO;
+    if !exe.is_file() {
+        std::fs::create_dir_all(&build).map_err(|source| CosimError::Io {
+            path: build.clone(),
+            source,
+        })?;
+        write(&build.join("design.v"), &dut.verilog)?;
+        write(&build.join("harness.cpp"), &harness)?;
+        let args: Vec<String> = [
+            "--cc",
+            "--exe",
+            "--build",
+            "-O2",
+            "--trace",
+            "-Wno-fatal",
+            "-Wno-WIDTH",
+            "-Wno-lint",
+            "-Wno-style",
+            "--x-assign",
+            "0",
+            "--x-initial",
+            "0",
+            "-j",
+            "2",
+            "--top-module",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            dut.ports.module.clone(),
+            "design.v".into(),
+            "harness.cpp".into(),
+        ])
+        .collect();
+        build_time = run_logged("verilator", &args, &build, &build.join("build.log"))?;
+    }
+    std::fs::create_dir_all(work).map_err(|source| CosimError::Io {
+        path: work.to_owned(),
+        source,
+    })?;
+    let stim = work.join("stimulus.memh");
+    write(&stim, &stimulus_memh(&dut.ports, seqs))?;
+    let mut args = vec![stim.display().to_string()];
+    if let Some(v) = vcd {
+        args.push(
+            std::path::absolute(v)
+                .unwrap_or(v.to_owned())
+                .display()
+                .to_string(),
+        );
+    }
+    let log = work.join("verilator.out");
+    let exe_name = exe.display().to_string();
+    let wall = run_logged(&exe_name, &args, work, &log)?;
+    collect("verilator", dut, seqs, &log, wall, build_time)
+}
+
+/// Run the sequences under Icarus Verilog in `work`.
+pub fn run_iverilog(
+    dut: &Dut,
+    seqs: &[Sequence],
+    work: &Path,
+    vcd: Option<&Path>,
+) -> Result<CosimRun, CosimError> {
+    std::fs::create_dir_all(work).map_err(|source| CosimError::Io {
+        path: work.to_owned(),
+        source,
+    })?;
+    let steps: usize = seqs.iter().map(|s| s.steps()).sum();
+    write(
+        &work.join("stimulus.memh"),
+        &stimulus_memh(&dut.ports, seqs),
+    )?;
+    write(&work.join("design.v"), &dut.verilog)?;
+    let vcd_abs = vcd.map(|v| std::path::absolute(v).unwrap_or(v.to_owned()));
+    write(
+        &work.join("tb.v"),
+        &iverilog_testbench(dut, steps, vcd_abs.as_deref()),
+    )?;
+    let args: Vec<String> = ["-g2012", "-o", "sim.vvp", "tb.v", "design.v"]
+        .map(String::from)
+        .to_vec();
+    let build_time = run_logged("iverilog", &args, work, &work.join("iverilog.log"))?;
+    let log = work.join("vvp.out");
+    let wall = run_logged("vvp", &["-n".into(), "sim.vvp".into()], work, &log)?;
+    collect("iverilog", dut, seqs, &log, wall, build_time)
+}
+
+fn collect(
+    sim: &'static str,
+    dut: &Dut,
+    seqs: &[Sequence],
+    log: &Path,
+    wall: Duration,
+    build: Duration,
+) -> Result<CosimRun, CosimError> {
+    let text = std::fs::read_to_string(log).map_err(|source| CosimError::Io {
+        path: log.to_owned(),
+        source,
+    })?;
+    let (traces, cycles) = parse_steps(sim, &text, dut, seqs)?;
+    let total_cycles = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("CYCLES ")
+                .and_then(|c| c.trim().parse().ok())
+        })
+        .unwrap_or(0);
+    Ok(CosimRun {
+        traces,
+        cycles,
+        total_cycles,
+        wall,
+        build,
+    })
+}
+
+/// Time a closure (for callers that run the golden or rust-hdl simulations beside these).
+pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let start = Instant::now();
+    let out = f();
+    (out, start.elapsed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_fields_round_trip_signed_codes() {
+        let mut bits = Vec::new();
+        for &v in &[-3i64, 5, -128, 127] {
+            for b in 0..8 {
+                bits.push((v >> b) & 1 == 1);
+            }
+        }
+        let hex = to_hex(&bits);
+        assert_eq!(hex, "7f8005fd");
+        let back = from_hex(&hex).unwrap();
+        let vals: Vec<i64> = (0..4).map(|i| field(&back, i, 8)).collect();
+        assert_eq!(vals, vec![-3, 5, -128, 127]);
+    }
+}
