@@ -10,4 +10,5 @@ pub mod cosim;
 pub mod external;
 pub mod plot;
 pub mod report;
+pub mod sweep;
 pub mod synth;

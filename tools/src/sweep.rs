@@ -1,0 +1,369 @@
+//! Design-space sweeps: a grid of (weight bits × lanes × target) points, each an independent
+//! job whose result is one JSON file, so the grid can be split over machines (`--shard i/n`)
+//! and gathered afterwards (`--merge`) into a table and Pareto plots.
+
+use crate::plot::{Chart, Series, Style};
+use crate::report::Table;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// A sweep could not be planned or merged.
+#[derive(Debug, Error)]
+pub enum SweepError {
+    /// `--shard` is not `i/n` with `0 ≤ i < n`.
+    #[error("--shard takes i/n with 0 <= i < n, got `{0}`")]
+    Shard(String),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The reason.
+        source: std::io::Error,
+    },
+    /// A point's result file is not valid.
+    #[error("{path}: not a sweep point result: {problem}")]
+    Point {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Nothing to merge.
+    #[error("no point results in {0}")]
+    Empty(PathBuf),
+}
+
+/// One point of the grid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Point {
+    /// Weight bits (W and U).
+    pub bits: u32,
+    /// Processing lanes.
+    pub lanes: usize,
+    /// FPGA target name.
+    pub target: String,
+}
+
+impl Point {
+    /// A stable, file-name-safe key: `b4-l8-ice40-up5k`.
+    pub fn key(&self) -> String {
+        format!("b{}-l{}-{}", self.bits, self.lanes, self.target)
+    }
+}
+
+/// The grid: every combination, in a fixed order.
+pub fn grid(bits: &[u32], lanes: &[usize], targets: &[String]) -> Vec<Point> {
+    let mut out = Vec::new();
+    for &b in bits {
+        for &l in lanes {
+            for t in targets {
+                out.push(Point {
+                    bits: b,
+                    lanes: l,
+                    target: t.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A slice of the grid: points whose index ≡ `index` (mod `count`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, from 0.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+}
+
+impl Shard {
+    /// All points in one shard.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Parse `i/n`.
+    ///
+    /// ```
+    /// use qornn_tools::sweep::Shard;
+    /// assert_eq!(Shard::parse("2/8").unwrap(), Shard { index: 2, count: 8 });
+    /// assert!(Shard::parse("8/8").is_err());
+    /// ```
+    pub fn parse(s: &str) -> Result<Shard, SweepError> {
+        let bad = || SweepError::Shard(s.to_string());
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// This shard's points.
+    pub fn select<'a>(&self, points: &'a [Point]) -> Vec<&'a Point> {
+        points
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % self.count == self.index)
+            .map(|(_, p)| p)
+            .collect()
+    }
+}
+
+/// What one point measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointResult {
+    /// The point.
+    pub point: Point,
+    /// Task accuracy of the integer (golden) model, 0–1.
+    pub accuracy: f64,
+    /// LUTs (iCE40 logic cells / ECP5 LUT4s), when synthesised.
+    pub luts: Option<u64>,
+    /// DSP multipliers used.
+    pub dsps: Option<u64>,
+    /// Fmax in MHz.
+    pub fmax_mhz: Option<f64>,
+    /// Cycles per recurrent step.
+    pub cycles_per_step: u64,
+    /// Whether the design fits the device.
+    pub fits: bool,
+    /// Why the point failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl PointResult {
+    /// Latency of one recurrent step at Fmax, in microseconds.
+    pub fn latency_us(&self) -> Option<f64> {
+        self.fmax_mhz.map(|f| self.cycles_per_step as f64 / f)
+    }
+}
+
+/// Where a point's result lives inside a sweep folder.
+pub fn result_path(dir: &Path, point: &Point) -> PathBuf {
+    dir.join("points").join(format!("{}.json", point.key()))
+}
+
+/// Write one point's result atomically.
+pub fn save_result(dir: &Path, r: &PointResult) -> Result<(), SweepError> {
+    let path = result_path(dir, &r.point);
+    let io = |source| SweepError::Io {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(path.parent().expect("points/ has a parent")).map_err(io)?;
+    let text = serde_json::to_string_pretty(r).expect("a point result serialises");
+    qornn_sim::atomic::write(&path, text.as_bytes()).map_err(io)
+}
+
+/// Read every point result of a sweep folder (from any number of shards), sorted by key.
+pub fn load_results(dir: &Path) -> Result<Vec<PointResult>, SweepError> {
+    let points = dir.join("points");
+    let entries = std::fs::read_dir(&points).map_err(|source| SweepError::Io {
+        path: points.clone(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|source| SweepError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let r: PointResult = serde_json::from_str(&text).map_err(|e| SweepError::Point {
+            path: path.clone(),
+            problem: e.to_string(),
+        })?;
+        out.push(r);
+    }
+    if out.is_empty() {
+        return Err(SweepError::Empty(points));
+    }
+    out.sort_by_key(|r| r.point.key());
+    Ok(out)
+}
+
+/// Indices of the Pareto-optimal points: no other point has cost ≤ and accuracy ≥ with one of
+/// them strictly better. Points without a cost are left out.
+pub fn pareto_front(points: &[(Option<f64>, f64)]) -> Vec<usize> {
+    let mut front = Vec::new();
+    for (i, &(ci, ai)) in points.iter().enumerate() {
+        let Some(ci) = ci else { continue };
+        let dominated = points.iter().enumerate().any(|(j, &(cj, aj))| {
+            j != i && cj.is_some_and(|cj| cj <= ci && aj >= ai && (cj < ci || aj > ai))
+        });
+        if !dominated {
+            front.push(i);
+        }
+    }
+    front
+}
+
+/// The merged table as Markdown.
+pub fn table(results: &[PointResult]) -> String {
+    let mut t = Table::new(&[
+        "bits",
+        "lanes",
+        "target",
+        "accuracy",
+        "LUTs",
+        "DSPs",
+        "Fmax (MHz)",
+        "cycles/step",
+        "latency (µs)",
+        "fits",
+    ]);
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "—".into());
+    for r in results {
+        t.row(vec![
+            r.point.bits.to_string(),
+            r.point.lanes.to_string(),
+            r.point.target.clone(),
+            format!("{:.2} %", 100.0 * r.accuracy),
+            opt(r.luts.map(|v| v.to_string())),
+            opt(r.dsps.map(|v| v.to_string())),
+            opt(r.fmax_mhz.map(|v| format!("{v:.1}"))),
+            r.cycles_per_step.to_string(),
+            opt(r.latency_us().map(|v| format!("{v:.2}"))),
+            if r.error.is_some() {
+                "error".into()
+            } else if r.fits {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+        ]);
+    }
+    t.to_markdown()
+}
+
+/// Accuracy against a cost, one series per weight width, with the Pareto front drawn through.
+pub fn pareto_chart(
+    results: &[PointResult],
+    cost_label: &str,
+    cost: impl Fn(&PointResult) -> Option<f64>,
+) -> Chart {
+    let mut widths: Vec<u32> = results.iter().map(|r| r.point.bits).collect();
+    widths.sort_unstable();
+    widths.dedup();
+    let mut series: Vec<Series> = widths
+        .iter()
+        .map(|&b| {
+            Series::new(
+                format!("{b}-bit weights"),
+                results
+                    .iter()
+                    .filter(|r| r.point.bits == b)
+                    .filter_map(|r| Some((cost(r)?, 100.0 * r.accuracy)))
+                    .collect(),
+            )
+        })
+        .collect();
+    let pts: Vec<(Option<f64>, f64)> = results.iter().map(|r| (cost(r), r.accuracy)).collect();
+    let mut front: Vec<(f64, f64)> = pareto_front(&pts)
+        .into_iter()
+        .filter_map(|i| Some((pts[i].0?, 100.0 * pts[i].1)))
+        .collect();
+    front.sort_by(|a, b| a.0.total_cmp(&b.0));
+    series.push(Series::new("Pareto front", front));
+    Chart {
+        style: Style::LinesAndPoints,
+        ..Chart::lines(
+            &format!("Accuracy vs {cost_label}"),
+            cost_label,
+            "accuracy (%)",
+            series,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_the_grid() {
+        let g = grid(
+            &[3, 4, 5],
+            &[1, 2, 4, 8],
+            &["ice40-up5k".into(), "ecp5-25k".into()],
+        );
+        assert_eq!(g.len(), 24);
+        let mut seen: Vec<String> = (0..5)
+            .flat_map(|i| {
+                Shard { index: i, count: 5 }
+                    .select(&g)
+                    .into_iter()
+                    .map(|p| p.key())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        seen.sort();
+        let mut all: Vec<String> = g.iter().map(|p| p.key()).collect();
+        all.sort();
+        assert_eq!(seen, all);
+    }
+
+    #[test]
+    fn shard_parsing_rejects_nonsense() {
+        for bad in ["", "1", "3/3", "a/b", "1/0", "-1/2"] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pareto_front_keeps_only_undominated_points() {
+        // (cost, accuracy): 1 dominates 2 (cheaper and better); 3 is dearer but best.
+        let pts = [
+            (Some(10.0), 0.9),
+            (Some(5.0), 0.95),
+            (Some(6.0), 0.9),
+            (Some(20.0), 0.99),
+            (None, 1.0),
+        ];
+        assert_eq!(pareto_front(&pts), vec![1, 3]);
+    }
+
+    #[test]
+    fn results_merge_from_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, p) in grid(&[4, 5], &[2], &["ice40-up5k".into()])
+            .into_iter()
+            .enumerate()
+        {
+            save_result(
+                dir.path(),
+                &PointResult {
+                    point: p,
+                    accuracy: 0.8 + i as f64 / 10.0,
+                    luts: Some(1000 + i as u64),
+                    dsps: Some(2),
+                    fmax_mhz: Some(50.0),
+                    cycles_per_step: 100,
+                    fits: true,
+                    error: None,
+                },
+            )
+            .unwrap();
+        }
+        let rs = load_results(dir.path()).unwrap();
+        assert_eq!(rs.len(), 2);
+        assert_eq!(rs[0].latency_us(), Some(2.0));
+        assert!(table(&rs).contains("| 5 | 2 | ice40-up5k | 90.00 % |"));
+        pareto_chart(&rs, "LUTs", |r| r.luts.map(|v| v as f64))
+            .save(&dir.path().join("p.svg"))
+            .unwrap();
+        std::fs::write(dir.path().join("points/broken.json"), "{").unwrap();
+        assert!(matches!(
+            load_results(dir.path()),
+            Err(SweepError::Point { .. })
+        ));
+    }
+}
