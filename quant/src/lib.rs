@@ -1,1 +1,11 @@
+//! # qornn-quant — training quantised orthogonal RNNs and exporting them
+//!
+//! Hand-written BPTT over faer ([`bptt`]), the weight quantiser with its straight-through
+//! estimator ([`quantize`]), Björck and projUNN orthogonalisation ([`ortho`]).
 
+pub mod bptt;
+pub mod ortho;
+pub mod quantize;
+pub mod real;
+pub mod model;
+pub mod optim;
