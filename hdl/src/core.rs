@@ -1,0 +1,367 @@
+//! The top of the core: the sequencer, P lanes with their ROM banks, the post-processor and
+//! the state buffer, wired together (the wiring is combinational; every block's outputs are
+//! registered, so the simulator settles in a few passes per clock edge).
+//!
+//! Ports (see `docs/core.md` for timing): `clock`, `reset`; `x_valid`, `x_ready`, `x_start`,
+//! `x_data` (m·k_x bits); `y_valid`, `y_ready`, `y_data` (d·A_y bits); `h_data` (n·k_a bits,
+//! debug: h_t when `y_valid`); `step_cycles` (32 bits: clocks of the last step).
+
+use crate::config::{CoreConfig, CoreOptions, HdlError};
+use crate::lane::{Lane, LaneParams};
+use crate::port::{Port, WidePort};
+use crate::requant::{Requant, RequantParams};
+use crate::rom::{lane_bank, WeightRom};
+use crate::sequencer::Sequencer;
+use crate::state::HiddenBuffer;
+use qornn_sim::QuantizedModel;
+use rust_hdl::prelude::*;
+use std::fmt::Write as _;
+
+/// The QORNN recurrent core.
+#[derive(LogicBlock)]
+pub struct QornnCore {
+    /// Clock (rising edge).
+    pub clock: Signal<In, Clock>,
+    /// Synchronous reset, active high: idle, and the next step starts from h = 0.
+    pub reset: Port<In>,
+    /// x_t is offered on `x_data`.
+    pub x_valid: Port<In>,
+    /// The core takes x_t at a rising edge where `x_valid & x_ready`.
+    pub x_ready: Port<Out>,
+    /// With x_t: this step starts a new sequence (h_{t−1} = 0).
+    pub x_start: Port<In>,
+    /// x_t, m codes of k_x bits, element 0 in the low bits.
+    pub x_data: WidePort<In>,
+    /// y_t is on `y_data` (and h_t on `h_data`) until a rising edge with `y_ready`.
+    pub y_valid: Port<Out>,
+    /// The consumer takes y_t.
+    pub y_ready: Port<In>,
+    /// y_t, d accumulators of A_y bits, element 0 in the low bits.
+    pub y_data: WidePort<Out>,
+    /// h_t (debug), n codes of k_a bits, element 0 in the low bits.
+    pub h_data: WidePort<Out>,
+    /// Clocks the last step took, from taking x_t to raising `y_valid`.
+    pub step_cycles: Port<Out>,
+    /// The schedule and the handshakes.
+    pub seq: Sequencer,
+    /// The MAC lanes.
+    pub lanes: Vec<Lane>,
+    /// Each lane's weight ROM bank.
+    pub roms: Vec<WeightRom>,
+    /// Bias, activation, requantisation; output bias.
+    pub requant: Requant,
+    /// The ping-pong hidden state.
+    pub hbuf: HiddenBuffer,
+    _cfg: CoreConfig,
+}
+
+impl QornnCore {
+    /// Build the core for `model` (validated here) with the given options.
+    pub fn new(model: &QuantizedModel, opts: &CoreOptions) -> Result<Self, HdlError> {
+        let cfg = CoreConfig::new(model, opts)?;
+        let lanes = (0..cfg.lanes)
+            .map(|p| Lane::new(LaneParams::of(&cfg, p)))
+            .collect();
+        let roms = (0..cfg.lanes)
+            .map(|p| {
+                WeightRom::new(
+                    &lane_bank(model, &cfg, p),
+                    cfg.rom_bits(),
+                    cfg.rom_addr_bits(),
+                )
+            })
+            .collect();
+        let mut core = QornnCore {
+            clock: Signal::default(),
+            reset: Port::bit(),
+            x_valid: Port::bit(),
+            x_ready: Port::bit(),
+            x_start: Port::bit(),
+            x_data: WidePort::new(cfg.input * cfg.input_bits as usize),
+            y_valid: Port::bit(),
+            y_ready: Port::bit(),
+            y_data: WidePort::new(cfg.output * cfg.output_accumulator_bits as usize),
+            h_data: WidePort::new(cfg.hidden * cfg.activation_bits as usize),
+            step_cycles: Port::new(32),
+            seq: Sequencer::new(&cfg),
+            lanes,
+            roms,
+            requant: Requant::new(RequantParams::of(model, &cfg)),
+            hbuf: HiddenBuffer::new(&cfg),
+            _cfg: cfg,
+        };
+        core.connect_all();
+        Ok(core)
+    }
+
+    /// The parameters it was built with.
+    pub fn config(&self) -> &CoreConfig {
+        &self._cfg
+    }
+
+    /// The glue, as Verilog (mirrors `update`).
+    fn glue_verilog(&self) -> String {
+        let p = self.lanes.len();
+        let mut v = String::from(
+            "// Wiring: token chain, ROM addresses, result OR, state buffer.\nalways @(*) begin\n",
+        );
+        let mut line = |s: String| {
+            v += "   ";
+            v += &s;
+            v += ";\n";
+        };
+        for c in ["seq", "requant", "hbuf"] {
+            line(format!("{c}$clock = clock"));
+            line(format!("{c}$reset = reset"));
+        }
+        for i in 0..p {
+            line(format!("lanes${i}$clock = clock"));
+            line(format!("lanes${i}$reset = reset"));
+            line(format!("roms${i}$clock = clock"));
+        }
+        for s in ["x_valid", "x_start", "x_data", "y_ready"] {
+            line(format!("seq${s} = {s}"));
+        }
+        line("seq$h_rdata = hbuf$rdata".into());
+        for (a, b) in [
+            ("rq_valid", "out_valid"),
+            ("rq_is_y", "out_is_y"),
+            ("rq_last", "out_last"),
+            ("rq_row", "out_row"),
+            ("rq_y", "out_y"),
+        ] {
+            line(format!("seq${a} = requant${b}"));
+        }
+        for i in 0..p {
+            for f in ["valid", "first", "last", "kind", "data", "addr", "active"] {
+                let src = if i == 0 {
+                    format!("seq$tok_{f}")
+                } else {
+                    format!("lanes${}$out_{f}", i - 1)
+                };
+                line(format!("lanes${i}$in_{f} = {src}"));
+            }
+            let src = if i == 0 {
+                "seq$tok_addr".to_string()
+            } else {
+                format!("lanes${}$out_addr", i - 1)
+            };
+            line(format!("roms${i}$address = {src}"));
+            line(format!("lanes${i}$weight = roms${i}$data"));
+        }
+        line("requant$start = seq$rq_start".into());
+        line("requant$mode_y = seq$rq_mode_y".into());
+        let or = |f: &str| {
+            (0..p)
+                .map(|i| format!("lanes${i}${f}"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
+        line(format!("requant$in_valid = {}", or("res_valid")));
+        line(format!("requant$in_acc = {}", or("res_acc")));
+        line("hbuf$raddr = seq$h_raddr".into());
+        line("hbuf$we = requant$out_valid & ~requant$out_is_y".into());
+        line("hbuf$waddr = requant$out_row".into());
+        line("hbuf$wdata = requant$out_h".into());
+        line("hbuf$swap = requant$out_valid & requant$out_last & ~requant$out_is_y".into());
+        line("x_ready = seq$x_ready".into());
+        line("y_valid = seq$y_valid".into());
+        line("y_data = seq$y_data".into());
+        line("h_data = hbuf$h_data".into());
+        line("step_cycles = seq$step_cycles".into());
+        let _ = writeln!(v, "end");
+        v
+    }
+}
+
+impl Logic for QornnCore {
+    #[inline]
+    fn update(&mut self) {
+        let clk = self.clock.val();
+        let rst = self.reset.val();
+        self.seq.clock.next = clk;
+        self.seq.reset.next = rst;
+        self.requant.clock.next = clk;
+        self.requant.reset.next = rst;
+        self.hbuf.clock.next = clk;
+        self.hbuf.reset.next = rst;
+        // Sequencer.
+        self.seq.x_valid.next = self.x_valid.val();
+        self.seq.x_start.next = self.x_start.val();
+        self.seq.x_data.next.clone_from_slice(self.x_data.val());
+        self.seq.y_ready.next = self.y_ready.val();
+        self.seq.h_rdata.next = self.hbuf.rdata.val();
+        self.seq.rq_valid.next = self.requant.out_valid.val();
+        self.seq.rq_is_y.next = self.requant.out_is_y.val();
+        self.seq.rq_last.next = self.requant.out_last.val();
+        self.seq.rq_row.next = self.requant.out_row.val();
+        self.seq.rq_y.next = self.requant.out_y.val();
+        // Token chain and ROMs.
+        let (mut res_valid, mut res_acc) = (0u64, 0u64);
+        for i in 0..self.lanes.len() {
+            let (v, f, l, k, d, a, act) = if i == 0 {
+                let s = &self.seq;
+                (
+                    s.tok_valid.val(),
+                    s.tok_first.val(),
+                    s.tok_last.val(),
+                    s.tok_kind.val(),
+                    s.tok_data.val(),
+                    s.tok_addr.val(),
+                    s.tok_active.val(),
+                )
+            } else {
+                let s = &self.lanes[i - 1];
+                (
+                    s.out_valid.val(),
+                    s.out_first.val(),
+                    s.out_last.val(),
+                    s.out_kind.val(),
+                    s.out_data.val(),
+                    s.out_addr.val(),
+                    s.out_active.val(),
+                )
+            };
+            let rom = &mut self.roms[i];
+            rom.clock.next = clk;
+            rom.address.next = a;
+            let w = rom.data.val();
+            let lane = &mut self.lanes[i];
+            lane.clock.next = clk;
+            lane.reset.next = rst;
+            lane.in_valid.next = v;
+            lane.in_first.next = f;
+            lane.in_last.next = l;
+            lane.in_kind.next = k;
+            lane.in_data.next = d;
+            lane.in_addr.next = a;
+            lane.in_active.next = act;
+            lane.weight.next = w;
+            res_valid |= lane.res_valid.val();
+            res_acc |= lane.res_acc.val();
+        }
+        // Post-processor and state buffer.
+        let rq = &mut self.requant;
+        rq.start.next = self.seq.rq_start.val();
+        rq.mode_y.next = self.seq.rq_mode_y.val();
+        rq.in_valid.next = res_valid;
+        rq.in_acc.next = res_acc;
+        let h_row = rq.out_valid.is_high() && !rq.out_is_y.is_high();
+        self.hbuf.raddr.next = self.seq.h_raddr.val();
+        self.hbuf.we.next = h_row as u64;
+        self.hbuf.waddr.next = rq.out_row.val();
+        self.hbuf.wdata.next = rq.out_h.val();
+        self.hbuf.swap.next = (h_row && rq.out_last.is_high()) as u64;
+        // Outputs.
+        self.x_ready.next = self.seq.x_ready.val();
+        self.y_valid.next = self.seq.y_valid.val();
+        self.y_data.next.clone_from_slice(self.seq.y_data.val());
+        self.h_data.next.clone_from_slice(self.hbuf.h_data.val());
+        self.step_cycles.next = self.seq.step_cycles.val();
+    }
+
+    fn connect(&mut self) {
+        self.seq.clock.connect();
+        self.requant.clock.connect();
+        self.hbuf.clock.connect();
+        for p in [
+            &mut self.seq.reset,
+            &mut self.seq.x_valid,
+            &mut self.seq.x_start,
+            &mut self.seq.y_ready,
+            &mut self.seq.h_rdata,
+            &mut self.seq.rq_valid,
+            &mut self.seq.rq_is_y,
+            &mut self.seq.rq_last,
+            &mut self.seq.rq_row,
+            &mut self.seq.rq_y,
+            &mut self.requant.reset,
+            &mut self.requant.start,
+            &mut self.requant.mode_y,
+            &mut self.requant.in_valid,
+            &mut self.requant.in_acc,
+            &mut self.hbuf.reset,
+            &mut self.hbuf.raddr,
+            &mut self.hbuf.we,
+            &mut self.hbuf.waddr,
+            &mut self.hbuf.wdata,
+            &mut self.hbuf.swap,
+        ] {
+            p.connect();
+        }
+        self.x_ready.connect();
+        self.y_valid.connect();
+        self.step_cycles.connect();
+        self.seq.x_data.connect();
+        self.y_data.connect();
+        self.h_data.connect();
+        for lane in &mut self.lanes {
+            lane.clock.connect();
+            for p in [
+                &mut lane.reset,
+                &mut lane.in_valid,
+                &mut lane.in_first,
+                &mut lane.in_last,
+                &mut lane.in_kind,
+                &mut lane.in_data,
+                &mut lane.in_addr,
+                &mut lane.in_active,
+                &mut lane.weight,
+            ] {
+                p.connect();
+            }
+        }
+        for rom in &mut self.roms {
+            rom.clock.connect();
+            rom.address.connect();
+        }
+    }
+
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(self.glue_verilog())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::harness::{run, Outputs};
+    use crate::{CoreOptions, Multipliers};
+    use qornn_sim::random::{random_model, random_sequences, RandomSpec, WeightStyle};
+    use qornn_sim::{Bits, Golden, Shape};
+
+    fn check(spec: &RandomSpec, lanes: usize, steps: usize) {
+        let model = random_model(spec);
+        let seqs = random_sequences(&model, 2, steps, spec.seed);
+        let golden = Golden::new(&model).unwrap();
+        for mul in [Multipliers::Dsp, Multipliers::Lut] {
+            let opts = CoreOptions {
+                lanes,
+                multipliers: mul,
+            };
+            let got = run(&model, &opts, &seqs, &Outputs::default()).unwrap();
+            for (s, seq) in seqs.iter().enumerate() {
+                let want = golden.run(seq);
+                if let Some(d) = want.first_difference(&got.traces[s]) {
+                    panic!("{spec:?} P={lanes}: sequence {s}: {d} (golden vs core)");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn small_cores_equal_the_golden_model() {
+        let shape = Shape {
+            hidden: 6,
+            input: 2,
+            output: 3,
+        };
+        let mut spec = RandomSpec::new(shape, 4, 11);
+        check(&spec, 1, 4);
+        check(&spec, 4, 4);
+        spec.modrelu = true;
+        spec.style = WeightStyle::Uniform;
+        spec.gain = 4.0;
+        spec.activation_bits = Bits::new(5);
+        check(&spec, 6, 4);
+    }
+}

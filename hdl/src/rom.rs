@@ -1,0 +1,154 @@
+//! Weight ROM banks: one synchronous-read ROM per lane, with W, U and V interleaved so that a
+//! lane reads exactly one weight per cycle, in the order the stream brings the operands.
+//!
+//! Lane p's bank holds, for each recurrent block b (rows i = b·P + p): W[i][0..n] then
+//! U[i][0..m]; then, for each output block (rows k = b·P + p): V[k][0..n]. Rows past n (or d)
+//! in the last block are zeros. The address of an operand is its position in the stream, so it
+//! travels with the operand through the lanes.
+//!
+//! The ROM is a native leaf: a `reg` array with an `initial` block and a registered read, marked
+//! `ram_style`/`rom_style` "block" so that yosys maps it to SB_RAM40_4K (iCE40) and DP16KD (ECP5)
+//! rather than LUTs.
+
+use crate::config::CoreConfig;
+use crate::port::{to_bits, Port};
+use qornn_sim::QuantizedModel;
+use rust_hdl::prelude::*;
+
+/// The weights of lane `lane`'s bank, in address order (see the module docs).
+pub fn lane_bank(model: &QuantizedModel, cfg: &CoreConfig, lane: usize) -> Vec<i64> {
+    let (n, m, p) = (cfg.hidden, cfg.input, cfg.lanes);
+    let mut out = Vec::with_capacity(cfg.rom_depth());
+    for b in 0..cfg.hidden_blocks() {
+        let i = b * p + lane;
+        let (w, u) = if i < n {
+            (Some(&model.w[i]), Some(&model.u[i]))
+        } else {
+            (None, None)
+        };
+        out.extend((0..n).map(|j| w.map_or(0, |r| r[j])));
+        out.extend((0..m).map(|j| u.map_or(0, |r| r[j])));
+    }
+    for b in 0..cfg.output_blocks() {
+        let k = b * p + lane;
+        let v = model.v.get(k);
+        out.extend((0..n).map(|j| v.map_or(0, |r| r[j])));
+    }
+    out
+}
+
+/// A synchronous-read ROM: `data` is `contents[address]` one clock after `address`.
+#[derive(LogicBlock)]
+pub struct WeightRom {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Read address.
+    pub address: Port<In>,
+    /// The word at the address of the previous clock.
+    pub data: Port<Out>,
+    _contents: Vec<u64>,
+}
+
+impl WeightRom {
+    /// A ROM of `contents` (signed values, stored as `width`-bit codes), `addr_bits` of address.
+    pub fn new(contents: &[i64], width: usize, addr_bits: usize) -> Self {
+        WeightRom {
+            clock: Signal::default(),
+            address: Port::new(addr_bits),
+            data: Port::new(width),
+            _contents: contents.iter().map(|&v| to_bits(v, width)).collect(),
+        }
+    }
+
+    /// Number of words.
+    pub fn depth(&self) -> usize {
+        self._contents.len()
+    }
+}
+
+impl Logic for WeightRom {
+    #[inline]
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            let a = self.address.val() as usize;
+            self.data.next = self._contents.get(a).copied().unwrap_or(0);
+        }
+    }
+
+    fn connect(&mut self) {
+        self.data.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        let w = self.data.width();
+        let digits = w.div_ceil(4);
+        let mut init = String::new();
+        for (a, v) in self._contents.iter().enumerate() {
+            init += &format!("   mem[{a}] = {w}'h{v:0digits$x};\n");
+        }
+        Verilog::Custom(format!(
+            "(* ram_style = \"block\", rom_style = \"block\" *)
+reg [{w1}:0] mem [0:{last}];
+initial begin
+{init}end
+always @(posedge clock) begin
+   data <= mem[address];
+end",
+            w1 = w - 1,
+            last = self._contents.len().max(1) - 1,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CoreOptions;
+    use qornn_sim::random::{random_model, RandomSpec};
+    use qornn_sim::Shape;
+
+    #[test]
+    fn banks_interleave_w_u_v_per_lane() {
+        let model = random_model(&RandomSpec::new(
+            Shape {
+                hidden: 5,
+                input: 2,
+                output: 3,
+            },
+            4,
+            3,
+        ));
+        let cfg = CoreConfig::new(&model, &CoreOptions::new(2)).unwrap();
+        let bank = lane_bank(&model, &cfg, 1);
+        assert_eq!(bank.len(), cfg.rom_depth());
+        // block 0 of lane 1 is row 1: W[1][..], U[1][..]
+        assert_eq!(&bank[0..5], &model.w[1][..]);
+        assert_eq!(&bank[5..7], &model.u[1][..]);
+        // block 2 of lane 1 would be row 5 (past n = 5): zeros
+        assert!(bank[14..21].iter().all(|&v| v == 0));
+        // output block 0 of lane 1 is V[1]
+        assert_eq!(&bank[21..26], &model.v[1][..]);
+        // output block 1 of lane 1 would be row 3 (past d = 3): zeros
+        assert!(bank[26..31].iter().all(|&v| v == 0));
+    }
+
+    #[test]
+    fn rom_reads_one_clock_late_and_emits_block_ram() {
+        let mut rom = WeightRom::new(&[3, -4, 7, -8], 4, 2);
+        rom.connect_all();
+        for (addr, want) in [(1u64, -4i64), (3, -8), (0, 3)] {
+            rom.address.next = addr;
+            rom.clock.next = Clock { clk: false };
+            simulate(&mut rom, 10);
+            assert_ne!(rom.data.val_i64(), want, "must not read before the edge");
+            rom.clock.next = Clock { clk: true };
+            simulate(&mut rom, 10);
+            assert_eq!(rom.data.val_i64(), want);
+        }
+        let Verilog::Custom(v) = rom.hdl() else {
+            panic!("custom Verilog expected")
+        };
+        assert!(v.contains("rom_style = \"block\""));
+        assert!(v.contains("mem[1] = 4'hc;"), "{v}");
+    }
+}

@@ -1,0 +1,473 @@
+//! The sequencer (a native leaf): the streaming handshakes and the step's schedule.
+//!
+//! - `x_ready` is high when idle and no output waits; `x_valid & x_ready` accepts x_t (and
+//!   `x_start`: this step starts a sequence, so h_{t−1} reads as 0; so does the first step
+//!   after reset).
+//! - Recurrent phase: for each of the ⌈n/P⌉ row blocks it streams h_{t−1}[0..n] then
+//!   x_t[0..m] to lane 0, one operand per cycle, each with its ROM address (the stream
+//!   position), first/last-of-row flags and the number of lanes that own a row in the block.
+//! - When the post-processor reports the last h row, the state buffer swaps and the output
+//!   phase streams h_t[0..n] ⌈d/P⌉ times (V rows).
+//! - When the last y row arrives, `y_valid` rises with `y_data` (d accumulators of A_y bits)
+//!   and stays until `y_ready`; `step_cycles` holds the clocks from acceptance to `y_valid`.
+
+use crate::config::{clog2, CoreConfig};
+use crate::lane::{KIND_U, KIND_V, KIND_W};
+use crate::port::{get_field, put_field, sext, to_bits, Port, WidePort};
+use rust_hdl::prelude::*;
+
+const IDLE: u8 = 0;
+const REC: u8 = 1;
+const REC_WAIT: u8 = 2;
+const OUT: u8 = 3;
+const OUT_WAIT: u8 = 4;
+
+/// The sequencer.
+#[derive(LogicBlock)]
+pub struct Sequencer {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Synchronous reset: idle, h = 0 for the next step.
+    pub reset: Port<In>,
+    /// x_t is offered.
+    pub x_valid: Port<In>,
+    /// x_t is taken at this clock if `x_valid`.
+    pub x_ready: Port<Out>,
+    /// x_t begins a sequence (h_{t−1} = 0).
+    pub x_start: Port<In>,
+    /// x_t: m codes of k_x bits, element 0 in the low bits.
+    pub x_data: WidePort<In>,
+    /// y_t is offered.
+    pub y_valid: Port<Out>,
+    /// y_t is taken at this clock if `y_valid`.
+    pub y_ready: Port<In>,
+    /// y_t: d accumulators of A_y bits, element 0 in the low bits.
+    pub y_data: WidePort<Out>,
+    /// Clocks of the last step, from accepting x_t to raising `y_valid`.
+    pub step_cycles: Port<Out>,
+    /// State-buffer read address.
+    pub h_raddr: Port<Out>,
+    /// State-buffer read data.
+    pub h_rdata: Port<In>,
+    /// Token to lane 0: valid.
+    pub tok_valid: Port<Out>,
+    /// Token: first of a row.
+    pub tok_first: Port<Out>,
+    /// Token: last of a row.
+    pub tok_last: Port<Out>,
+    /// Token: W, U or V.
+    pub tok_kind: Port<Out>,
+    /// Token: the operand.
+    pub tok_data: Port<Out>,
+    /// Token: ROM address.
+    pub tok_addr: Port<Out>,
+    /// Token: lanes owning a row in this block.
+    pub tok_active: Port<Out>,
+    /// Restart the post-processor's row count.
+    pub rq_start: Port<Out>,
+    /// ... for the output phase.
+    pub rq_mode_y: Port<Out>,
+    /// Post-processor output: valid.
+    pub rq_valid: Port<In>,
+    /// ... it is a y row.
+    pub rq_is_y: Port<In>,
+    /// ... the last row of its phase.
+    pub rq_last: Port<In>,
+    /// ... its row.
+    pub rq_row: Port<In>,
+    /// ... the y value.
+    pub rq_y: Port<In>,
+    _c: SeqParams,
+    _r: SeqRegs,
+}
+
+/// The sequencer's fixed parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SeqParams {
+    n: usize,
+    m: usize,
+    p: usize,
+    hblocks: usize,
+    oblocks: usize,
+    h_last_active: usize,
+    o_last_active: usize,
+    kx: usize,
+    ka: usize,
+    kd: usize,
+    ay: usize,
+    jb: usize,
+    bb: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+struct SeqRegs {
+    st: u8,
+    blk: usize,
+    j: usize,
+    addr: u64,
+    fresh: bool,
+    zero: bool,
+    x: Vec<u64>,
+    y: Vec<u64>,
+    cyc: u64,
+    pv: bool,
+    pfirst: bool,
+    plast: bool,
+    pkind: u64,
+    pidx: usize,
+    paddr: u64,
+    pactive: u64,
+}
+
+impl Sequencer {
+    /// The sequencer of a core.
+    pub fn new(cfg: &CoreConfig) -> Self {
+        let (n, m, d, p) = (cfg.hidden, cfg.input, cfg.output, cfg.lanes);
+        let c = SeqParams {
+            n,
+            m,
+            p,
+            hblocks: cfg.hidden_blocks(),
+            oblocks: cfg.output_blocks(),
+            h_last_active: n - (cfg.hidden_blocks() - 1) * p,
+            o_last_active: d - (cfg.output_blocks() - 1) * p,
+            kx: cfg.input_bits as usize,
+            ka: cfg.activation_bits as usize,
+            kd: cfg.data_bits(),
+            ay: cfg.output_accumulator_bits as usize,
+            jb: clog2(n + m),
+            bb: clog2(cfg.hidden_blocks().max(cfg.output_blocks())),
+        };
+        let x_data = WidePort::new(m * c.kx);
+        let y_data = WidePort::new(d * c.ay);
+        let regs = SeqRegs {
+            fresh: true,
+            x: x_data.val().to_vec(),
+            y: y_data.val().to_vec(),
+            ..SeqRegs::default()
+        };
+        Sequencer {
+            clock: Signal::default(),
+            reset: Port::bit(),
+            x_valid: Port::bit(),
+            x_ready: Port::bit(),
+            x_start: Port::bit(),
+            x_data,
+            y_valid: Port::bit(),
+            y_ready: Port::bit(),
+            y_data,
+            step_cycles: Port::new(32),
+            h_raddr: Port::new(clog2(n)),
+            h_rdata: Port::new(c.ka),
+            tok_valid: Port::bit(),
+            tok_first: Port::bit(),
+            tok_last: Port::bit(),
+            tok_kind: Port::new(2),
+            tok_data: Port::new(c.kd),
+            tok_addr: Port::new(cfg.rom_addr_bits()),
+            tok_active: Port::new(cfg.active_bits()),
+            rq_start: Port::bit(),
+            rq_mode_y: Port::bit(),
+            rq_valid: Port::bit(),
+            rq_is_y: Port::bit(),
+            rq_last: Port::bit(),
+            rq_row: Port::new(cfg.row_bits()),
+            rq_y: Port::new(c.ay),
+            _c: c,
+            _r: regs,
+        }
+    }
+
+    /// Emit the pre-token of stream position `j` of the current block (registered).
+    fn emit(&mut self, kind_out: bool) {
+        let c = self._c;
+        let r = &mut self._r;
+        let (len, blocks, last_active) = if kind_out {
+            (c.n, c.oblocks, c.o_last_active)
+        } else {
+            (c.n + c.m, c.hblocks, c.h_last_active)
+        };
+        r.pv = true;
+        r.pfirst = r.j == 0;
+        r.plast = r.j == len - 1;
+        r.pkind = if kind_out {
+            KIND_V
+        } else if r.j < c.n {
+            KIND_W
+        } else {
+            KIND_U
+        };
+        r.pidx = if r.j < c.n { r.j } else { r.j - c.n };
+        r.paddr = r.addr;
+        r.pactive = if r.blk == blocks - 1 {
+            last_active
+        } else {
+            c.p
+        } as u64;
+        r.addr += 1;
+        if r.j == len - 1 {
+            r.j = 0;
+            if r.blk == blocks - 1 {
+                r.blk = 0;
+                r.st = if kind_out { OUT_WAIT } else { REC_WAIT };
+            } else {
+                r.blk += 1;
+            }
+        } else {
+            r.j += 1;
+        }
+    }
+
+    fn clocked(&mut self) {
+        if self.reset.is_high() {
+            let r = &mut self._r;
+            r.st = IDLE;
+            r.fresh = true;
+            r.pv = false;
+            r.cyc = 0;
+            self.y_valid.next = 0;
+            self.rq_start.next = 0;
+            return;
+        }
+        let c = self._c;
+        let cyc = self._r.cyc;
+        let y_valid = self.y_valid.is_high();
+        let accept = self._r.st == IDLE && !y_valid && self.x_valid.is_high();
+        self.rq_start.next = 0;
+        if self._r.st != IDLE {
+            self._r.cyc = (self._r.cyc + 1) & 0xffff_ffff;
+        }
+        if self.rq_valid.is_high() && self.rq_is_y.is_high() {
+            let k = self.rq_row.val() as usize;
+            put_field(&mut self._r.y, k * c.ay, c.ay, self.rq_y.val());
+            self.y_data.next.clone_from(&self._r.y);
+        }
+        if y_valid && self.y_ready.is_high() {
+            self.y_valid.next = 0;
+        }
+        match self._r.st {
+            IDLE => {
+                self._r.pv = false;
+                if accept {
+                    let r = &mut self._r;
+                    r.x.clone_from_slice(self.x_data.val());
+                    r.zero = self.x_start.is_high() || r.fresh;
+                    r.fresh = false;
+                    r.st = REC;
+                    r.j = 0;
+                    r.blk = 0;
+                    r.addr = 0;
+                    r.cyc = 0;
+                    self.rq_start.next = 1;
+                    self.rq_mode_y.next = 0;
+                }
+            }
+            REC => self.emit(false),
+            REC_WAIT => {
+                self._r.pv = false;
+                if self.rq_valid.is_high() && self.rq_last.is_high() && !self.rq_is_y.is_high() {
+                    let r = &mut self._r;
+                    r.st = OUT;
+                    r.j = 0;
+                    r.blk = 0;
+                    self.rq_start.next = 1;
+                    self.rq_mode_y.next = 1;
+                }
+            }
+            OUT => self.emit(true),
+            _ => {
+                self._r.pv = false;
+                if self.rq_valid.is_high() && self.rq_last.is_high() && self.rq_is_y.is_high() {
+                    self._r.st = IDLE;
+                    self.y_valid.next = 1;
+                    self.step_cycles.next = (cyc + 1) & 0xffff_ffff;
+                }
+            }
+        }
+    }
+
+    fn combinational(&mut self) {
+        let c = self._c;
+        let r = &self._r;
+        self.x_ready
+            .set_bool(r.st == IDLE && !self.y_valid.is_high());
+        self.h_raddr.set(r.j as u64);
+        self.tok_valid.set_bool(r.pv);
+        self.tok_first.set_bool(r.pfirst);
+        self.tok_last.set_bool(r.plast);
+        self.tok_kind.set(r.pkind);
+        self.tok_addr.set(r.paddr);
+        self.tok_active.set(r.pactive);
+        let data = if r.pkind == KIND_U {
+            sext(get_field(&r.x, r.pidx * c.kx, c.kx), c.kx)
+        } else if r.zero && r.pkind == KIND_W {
+            0
+        } else {
+            self.h_rdata.val_i64()
+        };
+        self.tok_data.next = to_bits(data, c.kd);
+    }
+
+    fn verilog(&self) -> String {
+        let c = &self._c;
+        let sext_to = |expr: &str, from: usize| {
+            if c.kd > from {
+                format!(
+                    "{{{{{e}{{{expr}[{t}]}}}}, {expr}}}",
+                    e = c.kd - from,
+                    t = from - 1
+                )
+            } else {
+                expr.to_string()
+            }
+        };
+        let jb1 = c.jb - 1;
+        let bb1 = c.bb - 1;
+        let ab1 = self.tok_addr.width() - 1;
+        let act1 = self.tok_active.width() - 1;
+        let hb = self.h_raddr.width();
+        format!(
+            "// Sequencer: handshakes, the step's schedule, the token source of lane 0.
+localparam IDLE = 3'd0, REC = 3'd1, REC_WAIT = 3'd2, OUT = 3'd3, OUT_WAIT = 3'd4;
+reg [2:0] st;
+reg [{jb1}:0] j;
+reg [{bb1}:0] blk;
+reg [{ab1}:0] addr;
+reg fresh, zero;
+reg [{xw1}:0] x_reg;
+reg [31:0] cyc;
+reg pv, pfirst, plast;
+reg [1:0] pkind;
+reg [{jb1}:0] pidx;
+reg [{ab1}:0] paddr;
+reg [{act1}:0] pactive;
+wire rec = (st == REC);
+wire [{jb1}:0] len1 = rec ? {jb}'d{rec_len1} : {jb}'d{out_len1};
+wire [{bb1}:0] blocks1 = rec ? {bb}'d{rec_blocks1} : {bb}'d{out_blocks1};
+wire [{act1}:0] last_active = rec ? {actw}'d{h_last} : {actw}'d{o_last};
+wire [{kx1}:0] x_el = x_reg[pidx * {kx} +: {kx}];
+initial begin
+   st = IDLE; j = 0; blk = 0; addr = 0; fresh = 1'b1; zero = 1'b0; x_reg = 0; cyc = 0;
+   pv = 1'b0; pfirst = 1'b0; plast = 1'b0; pkind = 2'd0; pidx = 0; paddr = 0; pactive = 0;
+   y_valid = 1'b0; y_data = 0; step_cycles = 32'd0; rq_start = 1'b0; rq_mode_y = 1'b0;
+end
+always @(*) begin
+   x_ready = (st == IDLE) & ~y_valid;
+   h_raddr = j[{hb1}:0];
+   tok_valid = pv;
+   tok_first = pfirst;
+   tok_last = plast;
+   tok_kind = pkind;
+   tok_addr = paddr;
+   tok_active = pactive;
+   if (pkind == 2'd1) tok_data = {x_ext};
+   else if (zero & (pkind == 2'd0)) tok_data = {kd}'d0;
+   else tok_data = {h_ext};
+end
+always @(posedge clock) begin
+   if (reset) begin
+      st <= IDLE; fresh <= 1'b1; pv <= 1'b0; cyc <= 32'd0; y_valid <= 1'b0; rq_start <= 1'b0;
+   end else begin
+      rq_start <= 1'b0;
+      if (st != IDLE) cyc <= cyc + 32'd1;
+      if (rq_valid & rq_is_y) y_data[rq_row * {ay} +: {ay}] <= rq_y;
+      if (y_valid & y_ready) y_valid <= 1'b0;
+      case (st)
+         IDLE: begin
+            pv <= 1'b0;
+            if (x_valid & ~y_valid) begin
+               x_reg <= x_data;
+               zero <= x_start | fresh;
+               fresh <= 1'b0;
+               st <= REC; j <= 0; blk <= 0; addr <= 0; cyc <= 32'd0;
+               rq_start <= 1'b1; rq_mode_y <= 1'b0;
+            end
+         end
+         REC, OUT: begin
+            pv <= 1'b1;
+            pfirst <= (j == 0);
+            plast <= (j == len1);
+            pkind <= rec ? ((j < {n}) ? 2'd0 : 2'd1) : 2'd2;
+            pidx <= (j < {n}) ? j : (j - {jb}'d{n});
+            paddr <= addr;
+            pactive <= (blk == blocks1) ? last_active : {actw}'d{p};
+            addr <= addr + 1'b1;
+            if (j == len1) begin
+               j <= 0;
+               if (blk == blocks1) begin
+                  blk <= 0;
+                  st <= rec ? REC_WAIT : OUT_WAIT;
+               end else blk <= blk + 1'b1;
+            end else j <= j + 1'b1;
+         end
+         REC_WAIT: begin
+            pv <= 1'b0;
+            if (rq_valid & rq_last & ~rq_is_y) begin
+               st <= OUT; j <= 0; blk <= 0;
+               rq_start <= 1'b1; rq_mode_y <= 1'b1;
+            end
+         end
+         default: begin
+            pv <= 1'b0;
+            if (rq_valid & rq_last & rq_is_y) begin
+               st <= IDLE;
+               y_valid <= 1'b1;
+               step_cycles <= cyc + 32'd1;
+            end
+         end
+      endcase
+   end
+end",
+            xw1 = c.m * c.kx - 1,
+            kx1 = c.kx - 1,
+            kx = c.kx,
+            kd = c.kd,
+            ay = c.ay,
+            n = c.n,
+            p = c.p,
+            jb = c.jb,
+            bb = c.bb,
+            actw = act1 + 1,
+            hb1 = hb - 1,
+            rec_len1 = c.n + c.m - 1,
+            out_len1 = c.n - 1,
+            rec_blocks1 = c.hblocks - 1,
+            out_blocks1 = c.oblocks - 1,
+            h_last = c.h_last_active,
+            o_last = c.o_last_active,
+            x_ext = sext_to("x_el", c.kx),
+            h_ext = sext_to("h_rdata", c.ka),
+        )
+    }
+}
+
+impl Logic for Sequencer {
+    #[inline]
+    fn update(&mut self) {
+        if self.clock.pos_edge() {
+            self.clocked();
+        }
+        self.combinational();
+    }
+
+    fn connect(&mut self) {
+        self.x_ready.connect();
+        self.y_valid.connect();
+        self.y_data.connect();
+        self.step_cycles.connect();
+        self.h_raddr.connect();
+        self.tok_valid.connect();
+        self.tok_first.connect();
+        self.tok_last.connect();
+        self.tok_kind.connect();
+        self.tok_data.connect();
+        self.tok_addr.connect();
+        self.tok_active.connect();
+        self.rq_start.connect();
+        self.rq_mode_y.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        Verilog::Custom(self.verilog())
+    }
+}

@@ -1,0 +1,185 @@
+//! The ping-pong hidden-state buffer (a native leaf).
+//!
+//! Two banks of n codes in one block RAM (bank bit on top of the address). The recurrent phase
+//! reads h_{t−1} from the current bank while the post-processor writes h_t into the other; a
+//! `swap` pulse (on the last h row) makes h_t current for the output phase and the next step.
+//! Reads are synchronous (`rdata` one clock after `raddr`). A shadow register shows the whole
+//! state on the wide debug port `h_data` (n codes of k_a bits, element 0 in the low bits).
+//! Starting a sequence does not clear the RAM: the sequencer reads zeros instead (h₀ = 0).
+
+use crate::config::{clog2, CoreConfig};
+use crate::port::{get_field, put_field, sext, Port, WidePort};
+use rust_hdl::prelude::*;
+
+/// The hidden-state buffer.
+#[derive(LogicBlock)]
+pub struct HiddenBuffer {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Synchronous reset (bank 0 current).
+    pub reset: Port<In>,
+    /// Read address (row j of the current bank).
+    pub raddr: Port<In>,
+    /// The code at `raddr` of the previous clock.
+    pub rdata: Port<Out>,
+    /// Write enable (into the other bank).
+    pub we: Port<In>,
+    /// Write address.
+    pub waddr: Port<In>,
+    /// Write data.
+    pub wdata: Port<In>,
+    /// Swap the banks at this clock.
+    pub swap: Port<In>,
+    /// Every written code, element i in bits i·k_a.
+    pub h_data: WidePort<Out>,
+    _n: usize,
+    _stride: usize,
+    _ka: usize,
+    _cur: usize,
+    _mem: Vec<u64>,
+    _shadow: Vec<u64>,
+}
+
+impl HiddenBuffer {
+    /// The buffer of a core.
+    pub fn new(cfg: &CoreConfig) -> Self {
+        let n = cfg.hidden;
+        let hb = clog2(n);
+        let ka = cfg.activation_bits as usize;
+        let h = WidePort::new(n * ka);
+        let shadow = h.val().to_vec();
+        HiddenBuffer {
+            clock: Signal::default(),
+            reset: Port::bit(),
+            raddr: Port::new(hb),
+            rdata: Port::new(ka),
+            we: Port::bit(),
+            waddr: Port::new(cfg.row_bits()),
+            wdata: Port::new(ka),
+            swap: Port::bit(),
+            h_data: h,
+            _n: n,
+            _stride: 1 << hb,
+            _ka: ka,
+            _cur: 0,
+            _mem: vec![0; 2 << hb],
+            _shadow: shadow,
+        }
+    }
+
+    /// h_i of the debug port (settled).
+    pub fn hidden(&self, i: usize) -> i32 {
+        sext(
+            get_field(self.h_data.val(), i * self._ka, self._ka),
+            self._ka,
+        ) as i32
+    }
+}
+
+impl Logic for HiddenBuffer {
+    #[inline]
+    fn update(&mut self) {
+        if !self.clock.pos_edge() {
+            return;
+        }
+        if self.reset.is_high() {
+            self._cur = 0;
+            return;
+        }
+        let s = self._stride;
+        let ra = self._cur * s + (self.raddr.val() as usize & (s - 1));
+        self.rdata.next = self._mem[ra];
+        if self.we.is_high() {
+            let wa = self.waddr.val() as usize;
+            self._mem[(1 - self._cur) * s + (wa & (s - 1))] = self.wdata.val();
+            put_field(&mut self._shadow, wa * self._ka, self._ka, self.wdata.val());
+            self.h_data.next.clone_from(&self._shadow);
+        }
+        if self.swap.is_high() {
+            self._cur = 1 - self._cur;
+        }
+    }
+
+    fn connect(&mut self) {
+        self.rdata.connect();
+        self.h_data.connect();
+    }
+
+    fn hdl(&self) -> Verilog {
+        let hb = clog2(self._n);
+        let ka = self._ka;
+        Verilog::Custom(format!(
+            "// Ping-pong hidden state: bank bit on top of the address.
+(* ram_style = \"block\" *)
+reg [{ka1}:0] mem [0:{last}];
+reg cur;
+integer i;
+initial begin
+   for (i = 0; i < {depth}; i = i + 1) mem[i] = {ka}'d0;
+   cur = 1'b0; rdata = {ka}'d0; h_data = 0;
+end
+always @(posedge clock) begin
+   if (reset) begin
+      cur <= 1'b0;
+   end else begin
+      rdata <= mem[{{cur, raddr[{hb1}:0]}}];
+      if (we) begin
+         mem[{{~cur, waddr[{hb1}:0]}}] <= wdata;
+         h_data[waddr * {ka} +: {ka}] <= wdata;
+      end
+      if (swap) cur <= ~cur;
+   end
+end",
+            ka1 = ka - 1,
+            depth = 2 << hb,
+            last = (2 << hb) - 1,
+            hb1 = hb - 1,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CoreOptions;
+    use qornn_sim::random::{random_model, RandomSpec};
+    use qornn_sim::Shape;
+
+    fn tick(b: &mut HiddenBuffer) {
+        b.clock.next = Clock { clk: true };
+        simulate(b, 20);
+        b.clock.next = Clock { clk: false };
+        simulate(b, 20);
+    }
+
+    #[test]
+    fn writes_go_to_the_other_bank_until_the_swap() {
+        let model = random_model(&RandomSpec::new(
+            Shape {
+                hidden: 3,
+                input: 1,
+                output: 1,
+            },
+            4,
+            1,
+        ));
+        let cfg = CoreConfig::new(&model, &CoreOptions::new(1)).unwrap();
+        let mut b = HiddenBuffer::new(&cfg);
+        b.connect_all();
+        for (i, v) in [(0u64, -5i64), (2, 7)] {
+            b.we.set_bool(true);
+            b.waddr.set(i);
+            b.wdata.set_i64(v);
+            b.swap.set_bool(i == 2);
+            b.raddr.set(i);
+            tick(&mut b);
+            assert_eq!(b.rdata.val_i64(), 0, "the current bank is untouched");
+        }
+        b.we.set_bool(false);
+        b.swap.set_bool(false);
+        b.raddr.set(2);
+        tick(&mut b);
+        assert_eq!(b.rdata.val_i64(), 7);
+        assert_eq!((b.hidden(0), b.hidden(1), b.hidden(2)), (-5, 0, 7));
+    }
+}
