@@ -287,10 +287,21 @@ impl CoreConfig {
             as u64
     }
 
-    /// The fixed pipeline depth added to every step (see `docs/core.md`): the cycles from the
-    /// last streamed element of a phase to its last result, twice, plus the hand-overs.
+    /// Lanes that own a row in the last recurrent block (n − (⌈n/P⌉−1)·P).
+    pub fn last_hidden_lanes(&self) -> usize {
+        self.hidden - (self.hidden_blocks() - 1) * self.lanes
+    }
+
+    /// Lanes that own a row in the last output block.
+    pub fn last_output_lanes(&self) -> usize {
+        self.output - (self.output_blocks() - 1) * self.lanes
+    }
+
+    /// The fixed pipeline depth added to every step (see `docs/core.md`): in each phase the
+    /// last row leaves the lane that owns it (the systolic skew), then lane and
+    /// post-processor stages and the hand-overs: [`PIPELINE_FIXED`] cycles in all.
     pub fn pipeline_depth(&self) -> u64 {
-        2 * (self.lanes as u64 - 1) + PIPELINE_FIXED
+        (self.last_hidden_lanes() - 1 + self.last_output_lanes() - 1) as u64 + PIPELINE_FIXED
     }
 
     /// Cycles per step the core takes: ideal + pipeline depth. The core counts it too

@@ -94,6 +94,15 @@ impl QornnCore {
         Ok(core)
     }
 
+    /// Flip bit `bit` of the weight at `address` of lane `lane`'s ROM (fault injection: tests
+    /// use it to prove that the comparisons catch a single wrong weight). Returns false when
+    /// there is no such weight.
+    pub fn flip_weight_bit(&mut self, lane: usize, address: usize, bit: usize) -> bool {
+        self.roms
+            .get_mut(lane)
+            .is_some_and(|rom| rom.flip_bit(address, bit))
+    }
+
     /// The parameters it was built with.
     pub fn config(&self) -> &CoreConfig {
         &self._cfg

@@ -178,7 +178,16 @@ pub fn run(
     seqs: &[Sequence],
     outputs: &Outputs,
 ) -> Result<HdlRun, HdlError> {
-    let core = QornnCore::new(model, opts)?;
+    run_core(QornnCore::new(model, opts)?, model, seqs, outputs)
+}
+
+/// Like [`run`], on a core already built (e.g. one with an injected fault) for `model`.
+pub fn run_core(
+    core: QornnCore,
+    model: &QuantizedModel,
+    seqs: &[Sequence],
+    outputs: &Outputs,
+) -> Result<HdlRun, HdlError> {
     for (s, seq) in seqs.iter().enumerate() {
         seq.check(model, s)
             .map_err(|e| HdlError::Input(e.to_string()))?;

@@ -60,6 +60,18 @@ impl WeightRom {
         }
     }
 
+    /// Flip one stored bit (fault injection); false when out of range.
+    pub fn flip_bit(&mut self, address: usize, bit: usize) -> bool {
+        let width = self.data.width();
+        match self._contents.get_mut(address) {
+            Some(word) if bit < width => {
+                *word ^= 1 << bit;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Number of words.
     pub fn depth(&self) -> usize {
         self._contents.len()
