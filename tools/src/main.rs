@@ -27,6 +27,10 @@ enum Command {
     VcdDiff(cmd::vcd_diff::VcdDiffArgs),
     /// Synthesise, place and route, and pack a bitstream (iCE40 UP5K, ECP5).
     Synth(cmd::synth::SynthArgs),
+    /// Emit the systolic recurrent core for a model as one self-contained Verilog file.
+    Verilog(cmd::verilog::VerilogArgs),
+    /// Simulate the core in rust-hdl, clock by clock, and compare it with the golden model.
+    HdlSim(cmd::hdl_sim::HdlSimArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +41,8 @@ fn main() -> std::process::ExitCode {
         Command::Golden(a) => cmd::golden::run(a),
         Command::VcdDiff(a) => cmd::vcd_diff::run(a),
         Command::Synth(a) => cmd::synth::run(a),
+        Command::Verilog(a) => cmd::verilog::run(a),
+        Command::HdlSim(a) => cmd::hdl_sim::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,7 +1,9 @@
 //! One module per verb.
 
 pub mod golden;
+pub mod hdl_sim;
 pub mod input;
 pub mod model;
 pub mod synth;
 pub mod vcd_diff;
+pub mod verilog;

@@ -1,0 +1,62 @@
+//! `qornn verilog`: emit the core for a model as one self-contained Verilog file.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use qornn_hdl::{verilog, CoreConfig, CoreOptions, Multipliers};
+use qornn_sim::QuantizedModel;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `qornn verilog`.
+#[derive(Args)]
+#[command(
+    after_help = "Builds the systolic recurrent core of docs/core.md for the model (P \
+lanes, weights baked into per-lane ROM banks) and writes one Verilog file with no includes. \
+Every parameter is checked first (lanes between 1 and n, operand widths, the model itself): \
+nothing is written when the core cannot be built. Ports: clock, reset, x_valid/x_ready/x_start/\
+x_data, y_valid/y_ready/y_data, h_data (debug), step_cycles.\n\n\
+Example:\n  qornn model random --hidden 64 --input 2 --output 4 -o model.json\n  \
+qornn verilog --model model.json --lanes 8 --top qornn_core --multipliers dsp -o core.v"
+)]
+pub struct VerilogArgs {
+    /// The model file.
+    #[arg(long)]
+    model: PathBuf,
+    /// P, the number of MAC lanes (1 ..= n); lane p owns rows i ≡ p (mod P).
+    #[arg(long)]
+    lanes: usize,
+    /// The top module's name.
+    #[arg(long, default_value = verilog::DEFAULT_TOP)]
+    top: String,
+    /// Multipliers: dsp (16×16 signed, maps to SB_MAC16 / MULT18X18D) or lut (shift-and-add).
+    #[arg(long, default_value = "dsp")]
+    multipliers: Multipliers,
+    /// The Verilog file to write.
+    #[arg(short = 'o', long)]
+    output: PathBuf,
+}
+
+/// Run `qornn verilog`.
+pub fn run(a: VerilogArgs) -> Result<ExitCode> {
+    let model = QuantizedModel::load(&a.model).with_context(|| format!("{}", a.model.display()))?;
+    let opts = CoreOptions {
+        lanes: a.lanes,
+        multipliers: a.multipliers,
+    };
+    let cfg = CoreConfig::new(&model, &opts)?;
+    let text = verilog::emit(&model, &opts, &a.top)?;
+    qornn_sim::atomic::write(&a.output, text.as_bytes())
+        .with_context(|| format!("writing {}", a.output.display()))?;
+    println!(
+        "wrote {} (top `{}`, n={} m={} d={}, {} lanes, {} multipliers, {} cycles per step)",
+        a.output.display(),
+        a.top,
+        cfg.hidden,
+        cfg.input,
+        cfg.output,
+        cfg.lanes,
+        cfg.multipliers.name(),
+        cfg.cycles_per_step()
+    );
+    Ok(ExitCode::SUCCESS)
+}
