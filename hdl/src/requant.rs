@@ -222,7 +222,7 @@ wire signed [{a1}:0] act = (s == {a2}'sd0) ? {a2}'sd0 : (s_neg ? -tp : tp);",
             )
         };
         let beta_read = if beta.is_some() {
-            format!("      s1_beta <= beta_rom[h_addr];\n")
+            "      s1_beta <= beta_rom[h_addr];\n".to_string()
         } else {
             String::new()
         };

@@ -21,7 +21,7 @@ impl Lcg {
 }
 
 fn spec(i: u64, r: &mut Lcg) -> (RandomSpec, usize) {
-    let n = 4 + r.next(29) as usize; // 4..=32 (n = 64 below)
+    let n = 4 + r.next(61) as usize; // 4..=64
     let shape = Shape {
         hidden: n,
         input: 1 + r.next(4) as usize,
@@ -67,7 +67,7 @@ fn random_models_equal_the_golden_model() {
     let mut r = Lcg(7);
     let mut saturated = 0;
     let mut most_negative = 0;
-    for i in 0..160u64 {
+    for i in 0..240u64 {
         let (s, lanes) = spec(i, &mut r);
         let model = random_model(&s);
         let min_w = s.weight_bits.min_code();
