@@ -130,7 +130,7 @@ impl fmt::Display for Val {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let bits = String::from_utf8_lossy(&self.0);
         match (self.as_signed(), self.0.len()) {
-            (Some(v), 1) => write!(f, "{v}"),
+            (Some(v), 1) => write!(f, "{}", v & 1),
             (Some(v), _) => write!(f, "{v} (b{bits})"),
             (None, _) => write!(f, "b{bits}"),
         }
@@ -271,7 +271,12 @@ fn find<'a>(decls: &'a [Decl], name: &str, path: &Path) -> Result<&'a Decl, VcdE
     if let Some(d) = decls.iter().find(|d| d.name == name || d.full == name) {
         return Ok(d);
     }
-    let hits: Vec<&Decl> = decls.iter().filter(|d| is_suffix(&d.full, &name)).collect();
+    let mut hits: Vec<&Decl> = decls.iter().filter(|d| is_suffix(&d.full, &name)).collect();
+    // Prefer the shallowest signal: `y_valid` is the top's port, not a sub-block's input.
+    let depth = |d: &Decl| d.full.matches('.').count();
+    if let Some(min) = hits.iter().map(|d| depth(d)).min() {
+        hits.retain(|d| depth(d) == min);
+    }
     match hits.as_slice() {
         [one] => Ok(one),
         [] => Err(VcdError::Signal {
@@ -460,10 +465,25 @@ fn pair(
         {
             continue;
         }
-        let matches: Vec<&Decl> = b
+        let mut matches: Vec<&Decl> = b
             .iter()
             .filter(|e| is_suffix(&e.name, &d.name) || is_suffix(&d.name, &e.name))
             .collect();
+        // A simulator may declare one signal in several places (aliases): keep one of each.
+        matches.sort_by(|x, y| x.full.cmp(&y.full));
+        matches.dedup_by(|x, y| x.full == y.full);
+        // Then the ones sharing the most trailing name components (`seq.y_data` pairs with
+        // `core.seq.y_data` rather than with the top's `y_data`).
+        let shared = |e: &Decl| {
+            d.name
+                .rsplit('.')
+                .zip(e.name.rsplit('.'))
+                .take_while(|(x, y)| x == y)
+                .count()
+        };
+        if let Some(best) = matches.iter().map(|e| shared(e)).max() {
+            matches.retain(|e| shared(e) == best);
+        }
         match matches.as_slice() {
             [one] => {
                 left.push(d.clone());

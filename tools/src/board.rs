@@ -82,6 +82,29 @@ pub struct CorePorts {
     pub output_bits: u32,
 }
 
+impl CorePorts {
+    /// The ports of the emitted qornn core (`docs/core.md`) named `module`.
+    pub fn qornn_core(module: &str, cfg: &qornn_hdl::CoreConfig) -> Self {
+        let s = |x: &str| x.to_string();
+        CorePorts {
+            module: s(module),
+            clock: s("clock"),
+            reset: s("reset"),
+            x_valid: s("x_valid"),
+            x_ready: s("x_ready"),
+            x_data: s("x_data"),
+            x_start: s("x_start"),
+            y_valid: s("y_valid"),
+            y_ready: s("y_ready"),
+            y_data: s("y_data"),
+            inputs: cfg.input,
+            input_bits: cfg.input_bits,
+            outputs: cfg.output,
+            output_bits: cfg.output_accumulator_bits,
+        }
+    }
+}
+
 /// Bytes per code of `bits` bits.
 pub fn bytes_for(bits: u32) -> usize {
     bits.div_ceil(8) as usize

@@ -63,6 +63,26 @@ pub struct Dut {
     pub hidden: Option<HiddenPort>,
 }
 
+/// The emitted core for `model` as a design under test, with its documented ports
+/// (`docs/core.md`) and its `h_data` debug port.
+pub fn core_dut(
+    model: &qornn_sim::QuantizedModel,
+    opts: &qornn_hdl::CoreOptions,
+    top: &str,
+) -> Result<Dut, qornn_hdl::HdlError> {
+    let cfg = qornn_hdl::CoreConfig::new(model, opts)?;
+    let verilog = qornn_hdl::verilog::emit(model, opts, top)?;
+    Ok(Dut {
+        verilog,
+        ports: CorePorts::qornn_core(top, &cfg),
+        hidden: Some(HiddenPort {
+            name: "h_data".into(),
+            hidden: cfg.hidden,
+            bits: cfg.activation_bits,
+        }),
+    })
+}
+
 /// What one simulator produced.
 #[derive(Debug, Clone)]
 pub struct CosimRun {

@@ -31,6 +31,8 @@ enum Command {
     Verilog(cmd::verilog::VerilogArgs),
     /// Simulate the core in rust-hdl, clock by clock, and compare it with the golden model.
     HdlSim(cmd::hdl_sim::HdlSimArgs),
+    /// Run golden, rust-hdl, Verilator and Icarus on the same inputs and compare every step.
+    Cosim(cmd::cosim::CosimArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -43,6 +45,7 @@ fn main() -> std::process::ExitCode {
         Command::Synth(a) => cmd::synth::run(a),
         Command::Verilog(a) => cmd::verilog::run(a),
         Command::HdlSim(a) => cmd::hdl_sim::run(a),
+        Command::Cosim(a) => cmd::cosim::run(a),
     };
     match result {
         Ok(code) => code,

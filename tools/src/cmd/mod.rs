@@ -1,5 +1,6 @@
 //! One module per verb.
 
+pub mod cosim;
 pub mod golden;
 pub mod hdl_sim;
 pub mod input;
