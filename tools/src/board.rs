@@ -372,6 +372,35 @@ endmodule
     )
 }
 
+/// The UART line rate the board tops use.
+pub const BAUD: u32 = 115_200;
+
+/// Everything needed to build a model's core as a board design: one Verilog text holding the
+/// core, the UART and the top (named `top`), for a board or, without one, for free pin
+/// placement at `clock_hz`.
+pub fn board_design(
+    model: &qornn_sim::QuantizedModel,
+    opts: &qornn_hdl::CoreOptions,
+    board: Option<&Board>,
+    top: &str,
+) -> Result<(String, qornn_hdl::CoreConfig), qornn_hdl::HdlError> {
+    let cfg = qornn_hdl::CoreConfig::new(model, opts)?;
+    let core_name = format!("{top}_core");
+    let core = qornn_hdl::verilog::emit(model, opts, &core_name)?;
+    let ports = CorePorts::qornn_core(&core_name, &cfg);
+    let (clock_hz, pins) = match board {
+        Some(b) => (b.clock_hz, b.ports),
+        None => (12_000_000, ("CLK", "RX", "TX")),
+    };
+    let cpb = (clock_hz + BAUD / 2) / BAUD;
+    let text = format!(
+        "{core}\n{}\n{}",
+        uart_verilog(),
+        board_top_verilog(&ports, top, pins, cpb)
+    );
+    Ok((text, cfg))
+}
+
 /// The host side of the protocol: the bytes that run one sequence (of m-code steps).
 pub fn encode_sequence(steps: &[Vec<i64>], input_bits: u32) -> Vec<u8> {
     let xb = bytes_for(input_bits);

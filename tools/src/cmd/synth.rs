@@ -2,8 +2,11 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
+use qornn_hdl::{CoreOptions, Multipliers};
+use qornn_sim::QuantizedModel;
+use qornn_tools::board::{board, board_design, BOARDS};
 use qornn_tools::report::write_report;
-use qornn_tools::synth::{synthesize, SynthOptions, Target};
+use qornn_tools::synth::{synthesize, CoreFacts, SynthOptions, Target};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,15 +21,28 @@ Examples:\n  qornn synth --verilog core.v --top qornn_core --target ice40-up5k -
 qornn synth --verilog core.v --top qornn_core --target ecp5-25k --seed 3"
 )]
 pub struct SynthArgs {
-    /// The Verilog design.
+    /// Build the core for this model (inside the board top).
+    #[arg(long, conflicts_with = "verilog", required_unless_present = "verilog")]
+    model: Option<PathBuf>,
+    /// P, the number of MAC lanes (with --model).
+    #[arg(long, default_value_t = 8)]
+    lanes: usize,
+    /// Multipliers (with --model): dsp or lut.
+    #[arg(long, default_value = "dsp")]
+    multipliers: Multipliers,
+    /// A board: its pins, clock and FPGA (with --model).
+    #[arg(long, requires = "model")]
+    board: Option<String>,
+    /// Build this Verilog design as it is instead.
+    #[arg(long, requires = "top")]
+    verilog: Option<PathBuf>,
+    /// The top module (default `qornn_top` with --model).
     #[arg(long)]
-    verilog: PathBuf,
-    /// Its top module.
-    #[arg(long)]
-    top: String,
-    /// The device: ice40-up5k, ecp5-25k, ecp5-45k or ecp5-85k.
-    #[arg(long, default_value = "ice40-up5k", value_parser = parse_target)]
-    target: Target,
+    top: Option<String>,
+    /// The device: ice40-up5k, ecp5-25k, ecp5-45k or ecp5-85k (default: the board's, or
+    /// ice40-up5k).
+    #[arg(long, value_parser = parse_target)]
+    target: Option<Target>,
     /// Placer seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -54,23 +70,80 @@ pub fn parse_target(s: &str) -> Result<Target, String> {
 
 /// Run `qornn synth`.
 pub fn run(a: SynthArgs) -> Result<ExitCode> {
+    let board = match &a.board {
+        Some(name) => Some(board(name).ok_or_else(|| {
+            let all: Vec<&str> = BOARDS.iter().map(|b| b.name).collect();
+            anyhow::anyhow!("unknown board `{name}` (one of: {})", all.join(", "))
+        })?),
+        None => None,
+    };
+    let target = match (a.target, board) {
+        (Some(t), _) => t,
+        (None, Some(b)) => Target::parse(b.target).expect("boards name known targets"),
+        (None, None) => Target::Ice40Up5k,
+    };
+    let constraints = a.constraints.clone().or_else(|| {
+        board.map(|b| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../constraints")
+                .join(b.constraints)
+        })
+    });
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let (verilog, top, core) = match (&a.model, &a.verilog) {
+        (Some(path), _) => {
+            let model =
+                QuantizedModel::load(path).with_context(|| format!("{}", path.display()))?;
+            let opts = CoreOptions {
+                lanes: a.lanes,
+                multipliers: a.multipliers,
+            };
+            let top = a.top.clone().unwrap_or_else(|| "qornn_top".into());
+            let (text, cfg) = board_design(&model, &opts, board, &top)?;
+            let file = a.out.join("top.v");
+            qornn_sim::atomic::write(&file, text.as_bytes())?;
+            let facts = CoreFacts {
+                cycles_per_step: cfg.cycles_per_step(),
+                macs_per_step: (cfg.hidden * (cfg.hidden + cfg.input) + cfg.output * cfg.hidden)
+                    as u64,
+                weight_memory_bits: model.memory_bits(),
+                lanes: cfg.lanes,
+            };
+            (file, top, Some(facts))
+        }
+        (None, Some(v)) => (
+            v.clone(),
+            a.top
+                .clone()
+                .context("--top names the Verilog's top module")?,
+            None,
+        ),
+        (None, None) => anyhow::bail!("give --model or --verilog"),
+    };
     let opts = SynthOptions {
-        target: a.target,
-        top: a.top.clone(),
+        target,
+        top,
         seed: a.seed,
-        freq_mhz: a.freq.unwrap_or(a.target.default_freq_mhz()),
-        constraints: a.constraints.clone(),
+        freq_mhz: a.freq.unwrap_or(target.default_freq_mhz()),
+        constraints,
         bitstream: !a.no_bitstream,
     };
     eprintln!(
-        "synthesising {} for {} in {} …",
-        a.verilog.display(),
-        a.target,
+        "synthesising {} for {target} in {} …",
+        verilog.display(),
         a.out.display()
     );
-    let report = synthesize(&a.verilog, &a.out, &opts)?;
-    let md = format!("# qornn synthesis report\n\n{}", report.to_markdown(None));
-    write_report(&a.out, "report", "qornn synthesis report", &report, &md)
+    let report = synthesize(&verilog, &a.out, &opts)?;
+    let md = format!(
+        "# qornn synthesis report\n\n{}",
+        report.to_markdown(core.as_ref())
+    );
+    let json = serde_json::json!({
+        "synthesis": report,
+        "core": core,
+        "throughput": core.as_ref().and_then(|c| report.fmax().map(|f| c.at(f))),
+    });
+    write_report(&a.out, "report", "qornn synthesis report", &json, &md)
         .with_context(|| format!("writing the report into {}", a.out.display()))?;
     print!("{md}");
     Ok(ExitCode::SUCCESS)
