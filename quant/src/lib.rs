@@ -4,8 +4,12 @@
 //! estimator ([`quantize`]), Björck and projUNN orthogonalisation ([`ortho`]).
 
 pub mod bptt;
+pub mod data;
+pub mod export;
 pub mod ortho;
 pub mod quantize;
 pub mod real;
+pub mod tasks;
+pub mod train;
 pub mod model;
 pub mod optim;

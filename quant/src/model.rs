@@ -94,6 +94,9 @@ pub struct Model<R> {
     pub params: Params<R>,
     /// Spectral-norm power iteration of the Björck parametrisation.
     pub power: PowerIteration<R>,
+    /// Whether the power iteration has been run to convergence once.
+    #[serde(default)]
+    pub warm: bool,
     #[serde(skip)]
     bjorck: Option<Bjorck<R>>,
     #[serde(skip)]
@@ -108,7 +111,6 @@ struct Effective<R> {
     u: Vec<R>,
     v: Vec<R>,
     scratch: Vec<R>,
-    warm: bool,
 }
 
 impl<R: Real> Model<R> {
@@ -139,6 +141,7 @@ impl<R: Real> Model<R> {
                 c: vec![R::zero(); s.d],
             },
             power: PowerIteration::new(s.n),
+            warm: false,
             bjorck: None,
             eff: Effective::default(),
         }
@@ -165,8 +168,12 @@ impl<R: Real> Model<R> {
         ] {
             v.resize(len, R::zero());
         }
-        let iters = if e.warm { power_iters } else { power_iters.max(50) };
-        e.warm = true;
+        let iters = if self.warm {
+            power_iters
+        } else {
+            power_iters.max(50)
+        };
+        self.warm = true;
         match self.config.ortho {
             Ortho::Bjorck(cfg) => {
                 let bj = self.bjorck.get_or_insert_with(|| Bjorck::new(s.n, cfg));

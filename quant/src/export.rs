@@ -1,0 +1,281 @@
+//! Activation post-training quantisation and export to the integer [`QuantizedModel`].
+//!
+//! The constants follow `docs/fixed-point.md` section 7, with the accumulator scale derived
+//! from the integer recurrence itself (`acc = ΣW·h·2^s_w + ΣU·x·2^s_u + b`):
+//!
+//! - W, U at k bits and V at k_v bits with the training quantiser (same codes as QAT used);
+//! - the hidden scale `s_h` is the smallest scale covering the calibrated max|h| at k_a bits
+//!   for which `s_U·s_x / (s_W·s_h)` is a power of two `2^e`; `e ≥ 0` gives `s_u = e`,
+//!   `e < 0` gives `s_w = −e`;
+//! - one accumulator unit is then worth `s_acc = s_W·s_h / 2^s_w` (= `s_U·s_x / 2^s_u`), so
+//!   `b = rhe(b/s_acc)`, `β = rhe(β/s_acc)`, and the new hidden code is `a·s_acc/s_h`, i.e.
+//!   `M/2^r ≈ s_W / 2^s_w` (M as large as fits 15 bits);
+//! - `c = rhe(c / (s_V·s_h))`; the accumulator widths are those the width analysis requires.
+
+use crate::bptt::{ActQuant, Activation as FloatAct, Readout, Stats, Targets};
+use crate::model::Model;
+use crate::quantize::{quantize, Quantized};
+use crate::tasks::{InputQuant, Split, Task};
+use qornn_sim::model::{
+    Activation, Alignment, BitWidths, Provenance, QuantizedModel, Scales, MAX_ALIGN_SHIFT,
+    MODEL_FORMAT, MODEL_VERSION,
+};
+use qornn_sim::{random::multiplier_for, width, Bits, Golden, ModelError, Sequence};
+use thiserror::Error;
+
+/// Why a model could not be exported.
+#[derive(Debug, Error)]
+pub enum ExportError {
+    /// A width outside what the contract supports.
+    #[error("cannot export: {0}")]
+    Unsupported(String),
+    /// The built model failed validation (a bug if it happens).
+    #[error("the exported model is invalid: {0}")]
+    Invalid(#[from] ModelError),
+}
+
+/// Export settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExportOptions {
+    /// Weight bits of W and U.
+    pub weight_bits: u32,
+    /// Weight bits of V.
+    pub output_bits: u32,
+    /// Hidden-state bits k_a (4–16).
+    pub activation_bits: u32,
+    /// max|h| measured on training data (calibration).
+    pub max_abs_h: f64,
+}
+
+/// The exported model and the hidden fake-quantiser that mirrors it in float.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    /// The integer model (validated).
+    pub model: QuantizedModel,
+    /// Hidden scale and width, for fake-quantised float evaluation.
+    pub act_quant: ActQuant,
+    /// The input coding.
+    pub input: InputQuant,
+}
+
+fn rows(q: &Quantized, r: usize, c: usize) -> Vec<Vec<i64>> {
+    // column-major codes to a list of rows
+    (0..r)
+        .map(|i| (0..c).map(|j| q.codes[i + j * r]).collect())
+        .collect()
+}
+
+fn rhe(x: f64) -> i64 {
+    x.round_ties_even() as i64
+}
+
+/// Build the integer model from a prepared float model (call [`Model::prepare`] first; the
+/// codes are those of the prepared weights).
+pub fn export(
+    model: &Model<f32>,
+    task: &Task,
+    opt: &ExportOptions,
+    method: &str,
+    notes: String,
+) -> Result<Exported, ExportError> {
+    let s = model.shape();
+    let (n, m, d) = (s.n, s.m, s.d);
+    for (what, k, lo, hi) in [
+        ("weight bits", opt.weight_bits, 2, 8),
+        ("output weight bits", opt.output_bits, 2, 8),
+        ("activation bits", opt.activation_bits, 4, 16),
+    ] {
+        if !(lo..=hi).contains(&k) {
+            return Err(ExportError::Unsupported(format!(
+                "{what} {k} outside {lo}–{hi}"
+            )));
+        }
+    }
+    let qw = quantize(model.w_orthogonal(), opt.weight_bits);
+    let qu = quantize(&model.params.u, opt.weight_bits);
+    let qv = quantize(&model.params.v, opt.output_bits);
+    let input = task.input_quant();
+    let (s_w, s_u, s_v, s_x) = (qw.scale, qu.scale, qv.scale, input.scale);
+    let hmax_code = ((1i64 << (opt.activation_bits - 1)) - 1) as f64;
+    let target = (opt.max_abs_h.max(1e-12)) / hmax_code;
+    let e = ((s_u * s_x) / (s_w * target)).log2().floor();
+    let lim = MAX_ALIGN_SHIFT as f64;
+    let e = e.clamp(-lim, lim) as i32;
+    let s_h = s_u * s_x / (s_w * 2f64.powi(e));
+    let (w_shift, u_shift) = if e >= 0 { (0u32, e as u32) } else { ((-e) as u32, 0u32) };
+    let s_acc = s_w * s_h / 2f64.powi(w_shift as i32);
+    let b: Vec<i64> = model.params.b.iter().map(|&v| rhe(v as f64 / s_acc)).collect();
+    let activation = match s.activation {
+        FloatAct::Relu => Activation::Relu,
+        FloatAct::Modrelu => Activation::Modrelu {
+            bias: model
+                .params
+                .beta
+                .iter()
+                .map(|&v| rhe(v as f64 / s_acc))
+                .collect(),
+        },
+    };
+    let c: Vec<i64> = model
+        .params
+        .c
+        .iter()
+        .map(|&v| rhe(v as f64 / (s_v * s_h)))
+        .collect();
+    let requant = multiplier_for(s_w / 2f64.powi(w_shift as i32));
+    let mut qm = QuantizedModel {
+        format: MODEL_FORMAT.into(),
+        version: MODEL_VERSION,
+        shape: qornn_sim::Shape {
+            hidden: n,
+            input: m,
+            output: d,
+        },
+        bits: BitWidths {
+            weight: Bits::new(opt.weight_bits),
+            output_weight: Bits::new(opt.output_bits),
+            activation: Bits::new(opt.activation_bits),
+            input: Bits::new(input.bits),
+            accumulator: Bits::new(48),
+            output_accumulator: Bits::new(48),
+        },
+        activation,
+        alignment: Alignment { w_shift, u_shift },
+        requant,
+        w: rows(&qw, n, n),
+        u: rows(&qu, n, m),
+        b,
+        v: rows(&qv, d, n),
+        c,
+        provenance: Provenance {
+            task: task.name().into(),
+            method: method.into(),
+            scales: Some(Scales {
+                w: s_w,
+                u: s_u,
+                v: s_v,
+                x: s_x,
+                h: s_h,
+            }),
+            notes,
+        },
+    };
+    // every accumulator constant must fit the widest accumulator before the analysis
+    let big = Bits::new(48);
+    let too_big = qm.b.iter().chain(&qm.c).any(|&v| !big.contains(v))
+        || qm.modrelu_bias().is_some_and(|b| b.iter().any(|&v| !big.contains(v)));
+    if too_big {
+        return Err(ExportError::Unsupported(
+            "a bias does not fit a 48-bit accumulator (hidden scale far too small)".into(),
+        ));
+    }
+    let report = width::analyse(&qm);
+    for (what, need) in [
+        ("hidden", report.hidden.required),
+        ("output", report.output.required),
+    ] {
+        if need.get() > 48 {
+            return Err(ExportError::Unsupported(format!(
+                "the {what} accumulator needs {} bits (at most 48 supported)",
+                need.get()
+            )));
+        }
+    }
+    qm.bits.accumulator = report.hidden.required.max(Bits::new(8));
+    qm.bits.output_accumulator = report.output.required.max(Bits::new(8));
+    qm.validate()?;
+    Ok(Exported {
+        model: qm,
+        act_quant: ActQuant {
+            scale: s_h,
+            bits: opt.activation_bits,
+        },
+        input,
+    })
+}
+
+/// The input codes of a batch's sequences for the integer model.
+pub fn batch_sequences(task: &Task, split: Split, ids: &[u64]) -> Vec<Sequence> {
+    let batch = task.batch(split, ids);
+    let q = task.input_quant();
+    let per = batch.steps * batch.width;
+    (0..batch.size)
+        .map(|j| {
+            let codes = batch.x[j * per..(j + 1) * per]
+                .iter()
+                .map(|&x| (x as f64 / q.scale).round_ties_even() as i32)
+                .collect();
+            Sequence::from_flat(batch.width, codes)
+        })
+        .collect()
+}
+
+/// Run the golden integer model over the sequences `ids` of a split and score it like the
+/// float model (outputs are read as `y·s_V·s_h`).
+pub fn evaluate_golden(exp: &Exported, task: &Task, split: Split, ids: &[u64], threads: usize) -> Result<Stats, ExportError> {
+    let golden = Golden::new(&exp.model)?;
+    let out_scale = exp
+        .model
+        .provenance
+        .scales
+        .map_or(1.0, |s| s.v * s.h);
+    let (_, d, readout, _) = task.io();
+    let steps = task.steps();
+    let mut total = Stats::default();
+    for part in ids.chunks(256) {
+        let seqs = batch_sequences(task, split, part);
+        let batch = task.batch(split, part);
+        let results: Vec<Vec<Vec<i64>>> = qornn_sim::golden::parallel_map(&seqs, threads, |s| {
+            match readout {
+                Readout::Every => {
+                    let tr = golden.run(s);
+                    (0..tr.steps()).map(|t| tr.y(t).to_vec()).collect()
+                }
+                Readout::Last => vec![golden.run_last_output(s)],
+            }
+        });
+        for (j, ys) in results.iter().enumerate() {
+            for (k, y) in ys.iter().enumerate() {
+                let t = match readout {
+                    Readout::Every => k,
+                    Readout::Last => steps - 1,
+                };
+                let yr: Vec<f64> = y.iter().map(|&v| v as f64 * out_scale).collect();
+                match &batch.targets {
+                    Targets::Classes { labels, score_from } => {
+                        let label = match readout {
+                            Readout::Every => labels[j * steps + t],
+                            Readout::Last => labels[j],
+                        };
+                        if label < 0 {
+                            continue;
+                        }
+                        let mx = yr.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                        let z: f64 = yr.iter().map(|v| (v - mx).exp()).sum();
+                        total.loss_sum += z.ln() + mx - yr[label as usize];
+                        total.loss_terms += 1;
+                        if t >= *score_from {
+                            total.scored += 1;
+                            // the contract's argmax (lowest index on ties), on the integers
+                            if crate::bptt::argmax(y) == label as usize {
+                                total.correct += 1;
+                            }
+                        }
+                    }
+                    Targets::Values(vals) => {
+                        let base = match readout {
+                            Readout::Every => (j * steps + t) * d,
+                            Readout::Last => j * d,
+                        };
+                        for kk in 0..d {
+                            let e = yr[kk] - vals[base + kk] as f64;
+                            total.loss_sum += e * e;
+                        }
+                        total.loss_terms += d;
+                    }
+                }
+            }
+        }
+    }
+    Ok(total)
+}

@@ -1,0 +1,702 @@
+//! The training loop: methods (STE-Björck, STE-projUNN-D/T, their full-precision baselines,
+//! PTQ), optimiser steps, evaluation, checkpoints and resume.
+
+use crate::bptt::{Activation, ActQuant, Engine, Grads, NetShape, PassOptions, Stats};
+use crate::model::{Init, Model, ModelConfig, Ortho};
+use crate::optim::{clip_norm, Optimizer, OptimizerKind, Schedule};
+use crate::ortho::{self, BjorckConfig, PowerIteration, Projunn};
+use crate::quantize::WeightBits;
+use crate::real::orthogonality_error;
+use crate::tasks::{Split, Task, TaskSpec};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use thiserror::Error;
+
+/// The checkpoint `format` tag.
+pub const CHECKPOINT_FORMAT: &str = "qornn.checkpoint";
+/// The checkpoint schema version.
+pub const CHECKPOINT_VERSION: u32 = 1;
+
+/// Training methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Quantisation-aware: latent → spectral norm → Björck → quantiser (STE).
+    SteBjorck,
+    /// Quantisation-aware: orthogonal latent by projUNN-D, quantiser (STE).
+    SteProjunnD,
+    /// Quantisation-aware: orthogonal latent by projUNN-T, quantiser (STE).
+    SteProjunnT,
+    /// Full-precision ORNN with Björck (the baseline of STE-Björck).
+    FpBjorck,
+    /// Full-precision ORNN with projUNN-D.
+    FpProjunnD,
+    /// Full-precision ORNN with projUNN-T.
+    FpProjunnT,
+    /// Post-training quantisation: trained as `fp-bjorck`, weights quantised at export.
+    Ptq,
+}
+
+impl Method {
+    /// All methods with their command-line names.
+    pub const ALL: [(Method, &'static str); 7] = [
+        (Method::SteBjorck, "ste-bjorck"),
+        (Method::SteProjunnD, "ste-projunn-d"),
+        (Method::SteProjunnT, "ste-projunn-t"),
+        (Method::FpBjorck, "fp-bjorck"),
+        (Method::FpProjunnD, "fp-projunn-d"),
+        (Method::FpProjunnT, "fp-projunn-t"),
+        (Method::Ptq, "ptq"),
+    ];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        Method::ALL
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map_or("?", |(_, n)| n)
+    }
+
+    /// Parse a command-line name.
+    pub fn parse(s: &str) -> Option<Method> {
+        Method::ALL.iter().find(|(_, n)| *n == s).map(|(m, _)| *m)
+    }
+
+    /// Whether the weights are quantised during training.
+    pub fn qat(self) -> bool {
+        matches!(
+            self,
+            Method::SteBjorck | Method::SteProjunnD | Method::SteProjunnT
+        )
+    }
+
+    /// The orthogonality mechanism.
+    pub fn ortho(self, bjorck: BjorckConfig) -> Ortho {
+        match self {
+            Method::SteBjorck | Method::FpBjorck | Method::Ptq => Ortho::Bjorck(bjorck),
+            Method::SteProjunnD | Method::FpProjunnD => Ortho::Projunn {
+                kind: Projunn::Direct,
+            },
+            Method::SteProjunnT | Method::FpProjunnT => Ortho::Projunn {
+                kind: Projunn::Tangent,
+            },
+        }
+    }
+}
+
+/// Everything a run is defined by (stored in its checkpoints).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// The task.
+    pub task: TaskSpec,
+    /// The method.
+    pub method: Method,
+    /// Hidden units n.
+    pub hidden: usize,
+    /// σ.
+    pub activation: Activation,
+    /// Weight bits of W and U (QAT, and at export for every method).
+    pub bits: u32,
+    /// Weight bits of V.
+    pub output_bits: u32,
+    /// Quantise V during QAT too.
+    pub quantize_v: bool,
+    /// Björck settings.
+    pub bjorck: BjorckConfig,
+    /// W's initialisation.
+    pub init: Init,
+    /// Optimiser.
+    pub optimizer: OptimizerKind,
+    /// Learning-rate schedule.
+    pub schedule: Schedule,
+    /// Learning-rate factor of the orthogonal latent W under projUNN.
+    pub ortho_lr_factor: f64,
+    /// Power iterations of the projUNN rank-one approximation per step.
+    pub rank_one_iters: usize,
+    /// Gradient-norm clipping (0: off).
+    pub clip: f64,
+    /// Sequences per step.
+    pub batch: usize,
+    /// Optimiser steps in total.
+    pub steps: u64,
+    /// Evaluate and log every this many steps (an "epoch" of the log).
+    pub eval_every: u64,
+    /// Test sequences per evaluation (0: the whole test split).
+    pub test_limit: usize,
+    /// Seed of the initialisation and of the data order.
+    pub seed: u64,
+    /// Worker threads.
+    pub threads: usize,
+}
+
+impl TrainConfig {
+    /// Defaults for a task: RMSprop, lr 1e−3, batch 128, 15 Björck iterations, 5-bit weights.
+    pub fn new(task: TaskSpec, method: Method, hidden: usize) -> Self {
+        TrainConfig {
+            task,
+            method,
+            hidden,
+            activation: Activation::Relu,
+            bits: 5,
+            output_bits: 8,
+            quantize_v: true,
+            bjorck: BjorckConfig::default(),
+            init: Init::Henaff,
+            optimizer: OptimizerKind::Rmsprop,
+            schedule: Schedule {
+                lr: 1e-3,
+                every: 0,
+                factor: 0.5,
+            },
+            ortho_lr_factor: 1.0,
+            rank_one_iters: 3,
+            clip: 0.0,
+            batch: 128,
+            steps: 2000,
+            eval_every: 100,
+            test_limit: 0,
+            seed: 1,
+            threads: 2,
+        }
+    }
+
+    /// The model structure this run trains.
+    pub fn model_config(&self, task: &Task) -> ModelConfig {
+        let (m, d, readout, loss) = task.io();
+        let qat = self.method.qat();
+        ModelConfig {
+            shape: NetShape {
+                n: self.hidden,
+                m,
+                d,
+                activation: self.activation,
+                readout,
+                loss,
+            },
+            ortho: self.method.ortho(self.bjorck),
+            weight_bits: if qat {
+                WeightBits::Bits(self.bits)
+            } else {
+                WeightBits::Full
+            },
+            output_bits: if qat && self.quantize_v {
+                WeightBits::Bits(self.output_bits)
+            } else {
+                WeightBits::Full
+            },
+            init: self.init,
+        }
+    }
+
+    /// Check the settings.
+    pub fn check(&self) -> Result<(), TrainError> {
+        let bad = |s: String| Err(TrainError::Config(s));
+        if !(2..=8).contains(&self.bits) || !(2..=8).contains(&self.output_bits) {
+            return bad(format!(
+                "weight bits must be 2–8 (got {} and {})",
+                self.bits, self.output_bits
+            ));
+        }
+        if self.hidden == 0 || self.hidden > 4096 {
+            return bad(format!("hidden size {} is not in 1–4096", self.hidden));
+        }
+        if self.batch == 0 {
+            return bad("batch size must be at least 1".into());
+        }
+        if !(self.schedule.lr > 0.0 && self.schedule.lr.is_finite()) {
+            return bad(format!("learning rate {} must be positive", self.schedule.lr));
+        }
+        if self.eval_every == 0 {
+            return bad("eval-every must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Why training stopped or could not start.
+#[derive(Debug, Error)]
+pub enum TrainError {
+    /// Bad settings.
+    #[error("invalid training settings: {0}")]
+    Config(String),
+    /// The data.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    /// A checkpoint could not be read or written.
+    #[error("checkpoint {path}: {problem}")]
+    Checkpoint {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        problem: String,
+    },
+    /// The loss became NaN or infinite.
+    #[error("the loss diverged (non-finite) at step {0}; lower the learning rate or clip gradients")]
+    Diverged(u64),
+}
+
+/// Metrics of one evaluation ("epoch" of the log).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// Index of this evaluation (1-based).
+    pub epoch: u64,
+    /// Optimiser steps done.
+    pub step: u64,
+    /// Mean training loss since the last evaluation.
+    pub train_loss: f64,
+    /// Training accuracy since the last evaluation (scored positions).
+    pub train_acc: f64,
+    /// Test loss.
+    pub test_loss: f64,
+    /// Test accuracy (copy: copied symbols).
+    pub test_acc: f64,
+    /// The memoryless baseline of the loss, when the task has one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub baseline: Option<f64>,
+    /// Learning rate in force.
+    pub lr: f64,
+    /// ‖WᵀW − I‖_F of the orthogonalised (unquantised) W.
+    pub ortho_error: f64,
+    /// Wall-clock seconds of training so far.
+    pub seconds: f64,
+}
+
+/// A training run in progress.
+pub struct Trainer {
+    /// The settings.
+    pub config: TrainConfig,
+    /// The task with its data.
+    pub task: Task,
+    /// The model.
+    pub model: Model<f32>,
+    /// The optimiser.
+    pub optimizer: Optimizer,
+    /// Optimiser steps done.
+    pub step: u64,
+    /// Evaluations so far.
+    pub history: Vec<EpochMetrics>,
+    /// Seconds of training so far (over resumes).
+    pub seconds: f64,
+    rank1: PowerIteration<f32>,
+    engine: Engine<f32>,
+    grads: Grads<f32>,
+    update: Vec<f32>,
+    running: Stats,
+}
+
+/// The serialised state of a [`Trainer`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Always [`CHECKPOINT_FORMAT`].
+    pub format: String,
+    /// Always [`CHECKPOINT_VERSION`].
+    pub version: u32,
+    /// The settings.
+    pub config: TrainConfig,
+    /// The model.
+    pub model: Model<f32>,
+    /// The optimiser.
+    pub optimizer: Optimizer,
+    /// Steps done.
+    pub step: u64,
+    /// Evaluations so far.
+    pub history: Vec<EpochMetrics>,
+    /// Seconds of training so far.
+    pub seconds: f64,
+    /// The projUNN rank-one power-iteration state.
+    pub rank1: PowerIteration<f32>,
+    /// Training stats accumulated since the last evaluation.
+    pub running: Stats,
+}
+
+impl Trainer {
+    /// A fresh run.
+    pub fn new(config: TrainConfig) -> Result<Trainer, TrainError> {
+        config.check()?;
+        let task = Task::load(&config.task)?;
+        let mc = config.model_config(&task);
+        let model = Model::new(mc, config.seed);
+        let sizes: Vec<usize> = model.params.parts().iter().map(|p| p.len()).collect();
+        let optimizer = Optimizer::new(config.optimizer, &sizes);
+        let n = config.hidden;
+        Ok(Trainer {
+            engine: Engine::new(config.threads),
+            grads: Grads::zeros(&mc.shape),
+            update: Vec::new(),
+            rank1: PowerIteration::new(n),
+            config,
+            task,
+            model,
+            optimizer,
+            step: 0,
+            history: Vec::new(),
+            seconds: 0.0,
+            running: Stats::default(),
+        })
+    }
+
+    /// The checkpoint of the current state.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            format: CHECKPOINT_FORMAT.into(),
+            version: CHECKPOINT_VERSION,
+            config: self.config.clone(),
+            model: self.model.clone(),
+            optimizer: self.optimizer.clone(),
+            step: self.step,
+            history: self.history.clone(),
+            seconds: self.seconds,
+            rank1: self.rank1.clone(),
+            running: self.running,
+        }
+    }
+
+    /// Write a checkpoint atomically.
+    pub fn save(&self, path: &Path) -> Result<(), TrainError> {
+        let text = serde_json::to_string(&self.checkpoint()).map_err(|e| {
+            TrainError::Checkpoint {
+                path: path.to_owned(),
+                problem: e.to_string(),
+            }
+        })?;
+        qornn_sim::atomic::write(path, text.as_bytes()).map_err(|e| TrainError::Checkpoint {
+            path: path.to_owned(),
+            problem: e.to_string(),
+        })
+    }
+
+    /// Read a checkpoint file.
+    pub fn load_checkpoint(path: &Path) -> Result<Checkpoint, TrainError> {
+        let err = |problem: String| TrainError::Checkpoint {
+            path: path.to_owned(),
+            problem,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let ck: Checkpoint = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+        if ck.format != CHECKPOINT_FORMAT || ck.version != CHECKPOINT_VERSION {
+            return Err(err(format!(
+                "expected format {CHECKPOINT_FORMAT} version {CHECKPOINT_VERSION}, found {} version {}",
+                ck.format, ck.version
+            )));
+        }
+        Ok(ck)
+    }
+
+    /// Continue a run from its checkpoint (`threads` may differ from the original run's).
+    pub fn resume(ck: Checkpoint, threads: usize) -> Result<Trainer, TrainError> {
+        let mut config = ck.config;
+        config.threads = threads.max(1);
+        config.check()?;
+        let task = Task::load(&config.task)?;
+        let mc = config.model_config(&task);
+        let bad = |problem: &str| TrainError::Config(format!("checkpoint does not match: {problem}"));
+        if ck.model.config != mc {
+            return Err(bad("model structure"));
+        }
+        let sizes: Vec<usize> = ck.model.params.parts().iter().map(|p| p.len()).collect();
+        let want = [
+            mc.shape.n * mc.shape.n,
+            mc.shape.n * mc.shape.m,
+            mc.shape.n,
+            mc.shape.n,
+            mc.shape.d * mc.shape.n,
+            mc.shape.d,
+        ];
+        if sizes != want {
+            return Err(bad("parameter sizes"));
+        }
+        Ok(Trainer {
+            engine: Engine::new(config.threads),
+            grads: Grads::zeros(&mc.shape),
+            update: Vec::new(),
+            rank1: ck.rank1,
+            config,
+            task,
+            model: ck.model,
+            optimizer: ck.optimizer,
+            step: ck.step,
+            history: ck.history,
+            seconds: ck.seconds,
+            running: ck.running,
+        })
+    }
+
+    /// One optimiser step on a fresh training batch; returns that batch's stats.
+    pub fn train_step(&mut self) -> Result<Stats, TrainError> {
+        let cfg = &self.config;
+        let ids = self.task.train_ids(cfg.seed, self.step, cfg.batch);
+        let batch = self.task.batch(Split::Train, &ids);
+        self.model.prepare(cfg.bjorck.power_iters);
+        let shape = self.model.shape();
+        let opt = PassOptions {
+            backward: true,
+            ..Default::default()
+        };
+        let (stats, g) = self.engine.run(&shape, &self.model.weights(), &batch, opt);
+        if !stats.loss_sum.is_finite() {
+            return Err(TrainError::Diverged(self.step));
+        }
+        if let Some(g) = g {
+            self.grads.clone_from(g);
+        }
+        self.model.chain_to_latent(&mut self.grads);
+        if cfg.clip > 0.0 {
+            let mut parts = self.grads.parts_mut();
+            clip_norm(&mut parts, cfg.clip);
+        }
+        let lr = cfg.schedule.at(self.step);
+        self.optimizer.begin_step();
+        let n = shape.n;
+        let projunn = match self.model.config.ortho {
+            Ortho::Projunn { kind } => Some(kind),
+            _ => None,
+        };
+        let relu = shape.activation == Activation::Relu;
+        let grads = self.grads.parts();
+        for (i, (p, g)) in self.model.params.parts_mut().into_iter().zip(grads).enumerate() {
+            if i == 3 && relu {
+                continue;
+            }
+            self.update.resize(g.len(), 0.0);
+            match (i, projunn) {
+                (0, Some(kind)) => {
+                    self.optimizer
+                        .update(i, g, lr * cfg.ortho_lr_factor, &mut self.update);
+                    let (a, b) =
+                        ortho::rank_one(&self.update, n, n, &mut self.rank1, cfg.rank_one_iters);
+                    match kind {
+                        Projunn::Direct => {
+                            ortho::projunn_d(p, n, &a, &b);
+                        }
+                        Projunn::Tangent => ortho::projunn_t(p, n, &a, &b),
+                    }
+                    if (self.step + 1) % 64 == 0 && orthogonality_error(p, n) > 1e-4 {
+                        ortho::bjorck_polish(p, n, 2);
+                    }
+                }
+                _ => {
+                    self.optimizer.update(i, g, lr, &mut self.update);
+                    p.iter_mut().zip(&self.update).for_each(|(x, &u)| *x += u);
+                }
+            }
+        }
+        self.step += 1;
+        self.running.merge(&stats);
+        Ok(stats)
+    }
+
+    /// Evaluate on the test split (or `Split::Train` ids for calibration) with the weights of
+    /// the last [`Model::prepare`]; `act_quant` fake-quantises the hidden state.
+    pub fn evaluate(&mut self, split: Split, act_quant: Option<ActQuant>, calibrate: bool) -> Stats {
+        let ids = match split {
+            Split::Test => self.task.test_ids(self.config.test_limit),
+            Split::Train => self.task.train_ids(self.config.seed ^ 0xca11b, 0, self.calib_size()),
+        };
+        evaluate_ids(
+            &mut self.engine,
+            &self.task,
+            &self.model,
+            split,
+            &ids,
+            act_quant,
+            calibrate,
+        )
+    }
+
+    fn calib_size(&self) -> usize {
+        let n = self.task.len(Split::Train).unwrap_or(1024);
+        n.min(1024)
+    }
+
+    /// Evaluate, append to the history and reset the running training stats.
+    pub fn log_epoch(&mut self) -> EpochMetrics {
+        self.model.prepare(self.config.bjorck.power_iters);
+        let test = self.evaluate(Split::Test, None, false);
+        let n = self.config.hidden;
+        let m = EpochMetrics {
+            epoch: self.history.len() as u64 + 1,
+            step: self.step,
+            train_loss: self.running.loss(),
+            train_acc: self.running.accuracy(),
+            test_loss: test.loss(),
+            test_acc: test.accuracy(),
+            baseline: self.task.baseline(),
+            lr: self.config.schedule.at(self.step),
+            ortho_error: orthogonality_error(self.model.w_orthogonal(), n),
+            seconds: self.seconds,
+        };
+        self.running = Stats::default();
+        self.history.push(m.clone());
+        m
+    }
+
+    /// Train until `config.steps`, calling `on_step` after every step and `on_epoch` after
+    /// every evaluation (return false from either to stop early).
+    pub fn run(
+        &mut self,
+        mut on_step: impl FnMut(&Trainer, &Stats) -> bool,
+        mut on_epoch: impl FnMut(&Trainer, &EpochMetrics) -> bool,
+    ) -> Result<(), TrainError> {
+        while self.step < self.config.steps {
+            let t0 = std::time::Instant::now();
+            let st = self.train_step()?;
+            self.seconds += t0.elapsed().as_secs_f64();
+            if !on_step(self, &st) {
+                return Ok(());
+            }
+            if self.step % self.config.eval_every == 0 || self.step == self.config.steps {
+                let m = self.log_epoch();
+                if !on_epoch(self, &m) {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Evaluate `model` (its prepared weights) on the sequences `ids` of a split, in chunks.
+pub fn evaluate_ids(
+    engine: &mut Engine<f32>,
+    task: &Task,
+    model: &Model<f32>,
+    split: Split,
+    ids: &[u64],
+    act_quant: Option<ActQuant>,
+    calibrate: bool,
+) -> Stats {
+    let shape = model.shape();
+    let chunk = (1 << 20) / (task.steps() * shape.n.max(16)).max(1);
+    let chunk = chunk.clamp(16, 1024);
+    let mut total = Stats::default();
+    for part in ids.chunks(chunk) {
+        let batch = task.batch(split, part);
+        let opt = PassOptions {
+            backward: false,
+            act_quant,
+            calibrate,
+        };
+        let (st, _) = engine.run(&shape, &model.weights(), &batch, opt);
+        total.merge(&st);
+    }
+    total
+}
+
+/// Float, fake-quantised and integer (golden) results side by side for one activation width.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PtqRow {
+    /// Hidden-state bits.
+    pub activation_bits: u32,
+    /// The trained float model (its training-time weight quantisation, float activations).
+    pub float: Summary,
+    /// Weights as exported, hidden state fake-quantised at the exported scale.
+    pub fake_quant: Summary,
+    /// The exported integer model in the golden simulator.
+    pub integer: Summary,
+}
+
+/// Loss and accuracy of one evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Mean loss (nats, or squared error).
+    pub loss: f64,
+    /// Accuracy over scored positions.
+    pub accuracy: f64,
+}
+
+impl From<Stats> for Summary {
+    fn from(s: Stats) -> Self {
+        Summary {
+            loss: s.loss(),
+            accuracy: s.accuracy(),
+        }
+    }
+}
+
+impl Trainer {
+    /// Fix the weights for export and evaluation (one final spectral-norm refinement).
+    pub fn prepare_for_export(&mut self) {
+        self.model.prepare(self.config.bjorck.power_iters.max(20));
+    }
+
+    /// max|h| of the float model over (up to 1024) training sequences.
+    pub fn calibrate(&mut self) -> f64 {
+        self.evaluate(Split::Train, None, true).max_abs_h
+    }
+
+    /// A model whose W, U, V are exactly the exported codes times their scales (the PTQ
+    /// weights of a full-precision run; the same weights for a QAT run).
+    pub fn weight_quantised_model(&self) -> Model<f32> {
+        let mut m = self.model.clone();
+        m.config.weight_bits = WeightBits::Bits(self.config.bits);
+        m.config.output_bits = WeightBits::Bits(self.config.output_bits);
+        m.config.ortho = Ortho::Free;
+        m.params.w = self.model.w_orthogonal().to_vec();
+        m.prepare(1);
+        m
+    }
+
+    /// Export at `activation_bits` after calibration (`max_abs_h` from [`Trainer::calibrate`]).
+    pub fn export(
+        &self,
+        activation_bits: u32,
+        max_abs_h: f64,
+    ) -> Result<crate::export::Exported, crate::export::ExportError> {
+        let wq = self.weight_quantised_model();
+        let notes = format!(
+            "seed {}, {} steps, hidden {}, {} weight bits, calibrated max|h| {:.6}",
+            self.config.seed, self.step, self.config.hidden, self.config.bits, max_abs_h
+        );
+        crate::export::export(
+            &wq,
+            &self.task,
+            &crate::export::ExportOptions {
+                weight_bits: self.config.bits,
+                output_bits: self.config.output_bits,
+                activation_bits,
+                max_abs_h,
+            },
+            self.config.method.name(),
+            notes,
+        )
+    }
+
+    /// Float / fake-quant / integer metrics on the test split for each activation width.
+    pub fn ptq_table(
+        &mut self,
+        widths: &[u32],
+    ) -> Result<Vec<PtqRow>, crate::export::ExportError> {
+        self.prepare_for_export();
+        let max_h = self.calibrate();
+        let float: Summary = self.evaluate(Split::Test, None, false).into();
+        let wq = self.weight_quantised_model();
+        let ids = self.task.test_ids(self.config.test_limit);
+        let mut rows = Vec::new();
+        for &k in widths {
+            let exp = self.export(k, max_h)?;
+            let fq = evaluate_ids(
+                &mut self.engine,
+                &self.task,
+                &wq,
+                Split::Test,
+                &ids,
+                Some(exp.act_quant),
+                false,
+            );
+            let int = crate::export::evaluate_golden(
+                &exp,
+                &self.task,
+                Split::Test,
+                &ids,
+                self.config.threads,
+            )?;
+            rows.push(PtqRow {
+                activation_bits: k,
+                float,
+                fake_quant: fq.into(),
+                integer: int.into(),
+            });
+        }
+        Ok(rows)
+    }
+}

@@ -1,0 +1,63 @@
+//! The CI training run of issue 6: copy task, n = 64, T0 = 10, 4-bit STE-Björck, fixed seed.
+//!
+//! Done when the test loss is below half the memoryless baseline 10·ln 8/(T0+20), the
+//! copied-symbol accuracy is at least 80 %, and the exported integer model, run in the golden
+//! simulator, gets the same copied-symbol accuracy as the fake-quantised float model within
+//! 2 percentage points (stated tolerance), at 12-bit activations.
+
+use qornn_quant::bptt::Activation;
+use qornn_quant::optim::OptimizerKind;
+use qornn_quant::tasks::TaskSpec;
+use qornn_quant::train::{Method, TrainConfig, Trainer};
+
+#[test]
+fn copy_task_ste_bjorck_4bit_trains_and_exports() {
+    let mut cfg = TrainConfig::new(TaskSpec::Copy { delay: 10 }, Method::SteBjorck, 64);
+    cfg.bits = 4;
+    cfg.output_bits = 8;
+    cfg.activation = Activation::Modrelu;
+    cfg.optimizer = OptimizerKind::Adam;
+    cfg.schedule.lr = 3e-3;
+    cfg.batch = 128;
+    cfg.steps = 1500;
+    cfg.eval_every = 500;
+    cfg.test_limit = 1000;
+    cfg.seed = 7;
+    let mut t = Trainer::new(cfg).expect("config");
+    t.run(|_, _| true, |_, _| true).expect("training");
+    let last = t.history.last().expect("an evaluation").clone();
+    let baseline = last.baseline.expect("copy has a baseline");
+    eprintln!("after {} steps: {last:?}", t.step);
+    assert!(
+        last.test_loss < 0.5 * baseline,
+        "test loss {} not below half the baseline {}",
+        last.test_loss,
+        baseline
+    );
+    assert!(last.test_acc >= 0.8, "copied-symbol accuracy {}", last.test_acc);
+    // W stays close to orthogonal through the Björck iterations
+    assert!(last.ortho_error < 1e-2, "‖WᵀW − I‖ = {}", last.ortho_error);
+
+    let rows = t.ptq_table(&[12, 8]).expect("export");
+    for r in &rows {
+        eprintln!("{r:?}");
+    }
+    let r12 = &rows[0];
+    assert!(r12.float.accuracy >= 0.8);
+    assert!(
+        (r12.integer.accuracy - r12.fake_quant.accuracy).abs() <= 0.02,
+        "golden {} vs fake-quant {}",
+        r12.integer.accuracy,
+        r12.fake_quant.accuracy
+    );
+    assert!(r12.integer.accuracy >= 0.8, "integer accuracy {}", r12.integer.accuracy);
+
+    // the exported file round-trips through the contract's loader
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("model.json");
+    let max_h = t.calibrate();
+    let exp = t.export(12, max_h).expect("export");
+    exp.model.save(&path).expect("save");
+    let back = qornn_sim::QuantizedModel::load(&path).expect("load");
+    assert_eq!(back, exp.model);
+}
