@@ -1,7 +1,7 @@
 //! The board top's UART path, byte by byte under Icarus Verilog: a host sends sequences in the
 //! documented protocol and decodes what comes back. The core here is a stand-in with the real
 //! core's streaming ports (a running sum of the inputs, cleared on `S`), so that the framing
-//! is checked on its own; `hdl_board.rs` runs the same path with the emitted QORNN core.
+//! is checked on its own; `board_core.rs` runs the same path with the emitted QORNN core.
 
 use qornn_tests::{require_tool, stand_in_core, stand_in_ports as ports};
 use qornn_tools::board::{
