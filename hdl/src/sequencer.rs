@@ -345,7 +345,12 @@ wire rec = (st == REC);
 wire [{jb1}:0] len1 = rec ? {jb}'d{rec_len1} : {jb}'d{out_len1};
 wire [{bb1}:0] blocks1 = rec ? {bb}'d{rec_blocks1} : {bb}'d{out_blocks1};
 wire [{act1}:0] last_active = rec ? {actw}'d{h_last} : {actw}'d{o_last};
-wire [{kx1}:0] x_el = x_reg[pidx * {kx} +: {kx}];
+reg [{kx1}:0] x_el;
+always @(*) begin
+   case (pidx)
+{x_cases}      default: x_el = {kx}'d0;
+   endcase
+end
 initial begin
    st = IDLE; j = 0; blk = 0; addr = 0; fresh = 1'b1; zero = 1'b0; x_reg = 0; cyc = 0;
    pv = 1'b0; pfirst = 1'b0; plast = 1'b0; pkind = 2'd0; pidx = 0; paddr = 0; pactive = 0;
@@ -370,8 +375,7 @@ always @(posedge clock) begin
    end else begin
       rq_start <= 1'b0;
       if (st != IDLE) cyc <= cyc + 32'd1;
-      if (rq_valid & rq_is_y) y_data[rq_row * {ay} +: {ay}] <= rq_y;
-      if (y_valid & y_ready) y_valid <= 1'b0;
+{y_writes}      if (y_valid & y_ready) y_valid <= 1'b0;
       case (st)
          IDLE: begin
             pv <= 1'b0;
@@ -422,7 +426,6 @@ end",
             kx1 = c.kx - 1,
             kx = c.kx,
             kd = c.kd,
-            ay = c.ay,
             n = c.n,
             p = c.p,
             jb = c.jb,
@@ -436,6 +439,20 @@ end",
             h_last = c.h_last_active,
             o_last = c.o_last_active,
             x_ext = sext_to("x_el", c.kx),
+            x_cases = (0..c.m)
+                .map(|j| format!(
+                    "      {j}: x_el = x_reg[{}:{}];\n",
+                    (j + 1) * c.kx - 1,
+                    j * c.kx
+                ))
+                .collect::<String>(),
+            y_writes = (0..self.y_data.width() / c.ay)
+                .map(|k| format!(
+                    "      if (rq_valid & rq_is_y & (rq_row == {k})) y_data[{}:{}] <= rq_y;\n",
+                    (k + 1) * c.ay - 1,
+                    k * c.ay
+                ))
+                .collect::<String>(),
             h_ext = sext_to("h_rdata", c.ka),
         )
     }

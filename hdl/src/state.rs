@@ -125,8 +125,7 @@ always @(posedge clock) begin
       rdata <= mem[{{cur, raddr[{hb1}:0]}}];
       if (we) begin
          mem[{{~cur, waddr[{hb1}:0]}}] <= wdata;
-         h_data[waddr * {ka} +: {ka}] <= wdata;
-      end
+{shadow}      end
       if (swap) cur <= ~cur;
    end
 end",
@@ -134,6 +133,13 @@ end",
             depth = 2 << hb,
             last = (2 << hb) - 1,
             hb1 = hb - 1,
+            shadow = (0..self._n)
+                .map(|i| format!(
+                    "         if (waddr == {i}) h_data[{}:{}] <= wdata;\n",
+                    (i + 1) * ka - 1,
+                    i * ka
+                ))
+                .collect::<String>(),
         ))
     }
 }

@@ -1,0 +1,61 @@
+//! The emitted core maps as intended: DSP multipliers become SB_MAC16 (iCE40) and MULT18X18D
+//! (ECP5), one per lane, LUT multipliers none; weight banks become block RAM on both.
+
+use qornn_hdl::{verilog, CoreOptions, Multipliers};
+use qornn_sim::random::{random_model, RandomSpec};
+use qornn_sim::Shape;
+use qornn_tests::require_tool;
+use std::process::Command;
+
+fn count(log: &str, cell: &str) -> usize {
+    log.lines()
+        .rev()
+        .find_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some(cell)).then(|| w.next().and_then(|n| n.parse().ok()))?
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn dsp_and_block_ram_inference_on_ice40_and_ecp5() {
+    let Some(yosys) = require_tool("yosys") else {
+        return;
+    };
+    let model = random_model(&RandomSpec::new(
+        Shape {
+            hidden: 24,
+            input: 2,
+            output: 3,
+        },
+        4,
+        1,
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    for mul in [Multipliers::Dsp, Multipliers::Lut] {
+        let opts = CoreOptions {
+            lanes: 4,
+            multipliers: mul,
+        };
+        let path = dir.path().join(format!("{}.v", mul.name()));
+        std::fs::write(&path, verilog::emit(&model, &opts, "core").unwrap()).unwrap();
+        for (synth, mac, ram) in [
+            ("synth_ice40 -dsp -flatten", "SB_MAC16", "SB_RAM40_4K"),
+            ("synth_ecp5", "MULT18X18D", "DP16KD"),
+        ] {
+            let out = Command::new(&yosys)
+                .arg("-p")
+                .arg(format!(
+                    "read_verilog {}; {synth} -top core",
+                    path.display()
+                ))
+                .output()
+                .expect("yosys runs");
+            let log = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{synth} fails:\n{log}");
+            let want_mac = if mul == Multipliers::Dsp { 4 } else { 0 };
+            assert_eq!(count(&log, mac), want_mac, "{synth} {}: {mac}", mul.name());
+            assert!(count(&log, ram) >= 4, "{synth}: weight banks not in {ram}");
+        }
+    }
+}
