@@ -83,3 +83,58 @@ fn too_many_multipliers_do_not_fit_and_say_so() {
         other => panic!("expected a DSP overflow, got {other:?}"),
     }
 }
+
+/// A small trained-size model's core, inside the UART board top with the iCEBreaker's pins,
+/// all the way to a bitstream: one SB_MAC16 per lane, weights in block RAM, Fmax parsed.
+#[test]
+fn a_model_core_builds_for_the_icebreaker() {
+    for tool in ["yosys", "nextpnr-ice40", "icepack"] {
+        if require_tool(tool).is_none() {
+            return;
+        }
+    }
+    use qornn_sim::random::{random_model, RandomSpec};
+    use qornn_tools::board::{board, board_design};
+    let model = random_model(&RandomSpec::new(
+        qornn_sim::Shape {
+            hidden: 16,
+            input: 1,
+            output: 4,
+        },
+        4,
+        3,
+    ));
+    let icebreaker = board("icebreaker").unwrap();
+    let opts = qornn_hdl::CoreOptions::new(4);
+    let (text, cfg) = board_design(&model, &opts, Some(icebreaker), "qornn_top").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("top.v");
+    std::fs::write(&v, text).unwrap();
+    let constraints =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../constraints/icebreaker.pcf");
+    let report = synthesize(
+        &v,
+        &dir.path().join("build"),
+        &SynthOptions {
+            top: "qornn_top".into(),
+            constraints: Some(constraints),
+            ..options()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        report.usage(Resource::Dsps).used,
+        cfg.lanes as u64,
+        "{:?}",
+        report.cells
+    );
+    assert!(report.usage(Resource::BlockRams).used >= cfg.lanes as u64);
+    assert_eq!(report.usage(Resource::Pins).used, 3);
+    for r in Resource::ALL {
+        let u = report.usage(r);
+        assert!(u.used <= u.available, "{r}: {u:?}");
+    }
+    assert!(report.usage(Resource::Luts).used > 100);
+    assert!(report.fmax().is_some_and(|f| f > 5.0));
+    assert!(report.bitstream.as_ref().is_some_and(|b| b.is_file()));
+}
