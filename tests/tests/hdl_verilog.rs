@@ -6,37 +6,12 @@ use qornn_hdl::{verilog, CoreConfig, CoreOptions, Multipliers, QornnCore};
 use qornn_sim::random::{random_model, random_sequences, RandomSpec, WeightStyle};
 use qornn_sim::{Bits, Golden, QuantizedModel, Sequence, Shape};
 use qornn_tests::require_tool;
-use qornn_tools::board::CorePorts;
-use qornn_tools::cosim::{run_iverilog, run_verilator, CosimRun, Dut, HiddenPort};
+use qornn_tools::cosim::{run_iverilog, run_verilator, CosimRun, Dut};
 use std::path::Path;
 use std::process::Command;
 
 fn dut(cfg: &CoreConfig, text: String, top: &str) -> Dut {
-    let s = |x: &str| x.to_string();
-    Dut {
-        verilog: text,
-        ports: CorePorts {
-            module: s(top),
-            clock: s("clock"),
-            reset: s("reset"),
-            x_valid: s("x_valid"),
-            x_ready: s("x_ready"),
-            x_data: s("x_data"),
-            x_start: s("x_start"),
-            y_valid: s("y_valid"),
-            y_ready: s("y_ready"),
-            y_data: s("y_data"),
-            inputs: cfg.input,
-            input_bits: cfg.input_bits,
-            outputs: cfg.output,
-            output_bits: cfg.output_accumulator_bits,
-        },
-        hidden: Some(HiddenPort {
-            name: s("h_data"),
-            hidden: cfg.hidden,
-            bits: cfg.activation_bits,
-        }),
-    }
+    Dut::qornn_core(text, top, cfg)
 }
 
 fn model(

@@ -63,8 +63,23 @@ pub struct Dut {
     pub hidden: Option<HiddenPort>,
 }
 
-/// The emitted core for `model` as a design under test, with its documented ports
-/// (`docs/core.md`) and its `h_data` debug port.
+impl Dut {
+    /// Verilog text of an emitted qornn core (top module `top`) with its documented ports
+    /// (`docs/core.md`) and its `h_data` debug port.
+    pub fn qornn_core(verilog: String, top: &str, cfg: &qornn_hdl::CoreConfig) -> Dut {
+        Dut {
+            verilog,
+            ports: CorePorts::qornn_core(top, cfg),
+            hidden: Some(HiddenPort {
+                name: "h_data".into(),
+                hidden: cfg.hidden,
+                bits: cfg.activation_bits,
+            }),
+        }
+    }
+}
+
+/// The core emitted for `model` as a design under test.
 pub fn core_dut(
     model: &qornn_sim::QuantizedModel,
     opts: &qornn_hdl::CoreOptions,
@@ -72,15 +87,7 @@ pub fn core_dut(
 ) -> Result<Dut, qornn_hdl::HdlError> {
     let cfg = qornn_hdl::CoreConfig::new(model, opts)?;
     let verilog = qornn_hdl::verilog::emit(model, opts, top)?;
-    Ok(Dut {
-        verilog,
-        ports: CorePorts::qornn_core(top, &cfg),
-        hidden: Some(HiddenPort {
-            name: "h_data".into(),
-            hidden: cfg.hidden,
-            bits: cfg.activation_bits,
-        }),
-    })
+    Ok(Dut::qornn_core(verilog, top, &cfg))
 }
 
 /// What one simulator produced.
