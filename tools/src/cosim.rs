@@ -9,7 +9,10 @@
 
 use crate::board::CorePorts;
 use crate::external::{find, run_logged, ToolError};
-use qornn_sim::{Sequence, Trace};
+use crate::report::Table;
+use qornn_hdl::harness::{self, Outputs};
+use qornn_hdl::CoreOptions;
+use qornn_sim::{Golden, QuantizedModel, Sequence, Trace};
 use std::collections::hash_map::DefaultHasher;
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
@@ -31,6 +34,12 @@ pub enum CosimError {
         /// The reason.
         source: std::io::Error,
     },
+    /// The rust-hdl core could not be built or simulated.
+    #[error(transparent)]
+    Hdl(qornn_hdl::HdlError),
+    /// The request does not make sense (an unknown simulator, an invalid model).
+    #[error("{0}")]
+    Usage(String),
     /// The simulation's output is not what the testbench prints.
     #[error("cannot read the {sim} output: {problem}")]
     Output {
@@ -568,6 +577,156 @@ pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let start = Instant::now();
     let out = f();
     (out, start.elapsed())
+}
+
+/// One simulator's row of the table.
+pub struct SimResult {
+    /// The simulator.
+    pub sim: String,
+    /// Steps simulated.
+    pub steps: usize,
+    /// Clock cycles in all (none for the golden model).
+    pub cycles: Option<u64>,
+    /// Wall time of the simulation.
+    pub wall: Duration,
+    /// The first difference from the golden model, if any.
+    pub mismatch: Option<String>,
+}
+
+const SIMS: [&str; 4] = ["golden", "rust-hdl", "verilator", "iverilog"];
+
+/// Run the chosen simulators on `seqs` and compare each with the golden model.
+pub fn cosimulate(
+    model: &QuantizedModel,
+    opts: &CoreOptions,
+    seqs: &[Sequence],
+    sims: &[String],
+    out: &Path,
+    cache: &Path,
+    vcd: bool,
+) -> Result<Vec<SimResult>, CosimError> {
+    for s in sims {
+        if !SIMS.contains(&s.as_str()) {
+            return Err(CosimError::Usage(format!(
+                "unknown simulator `{s}` (one of: {})",
+                SIMS.join(", ")
+            )));
+        }
+    }
+    std::fs::create_dir_all(out).map_err(|source| CosimError::Io {
+        path: out.to_owned(),
+        source,
+    })?;
+    let steps: usize = seqs.iter().map(|s| s.steps()).sum();
+    let golden = Golden::new(model).map_err(|e| CosimError::Usage(e.to_string()))?;
+    let (reference, golden_wall) = timed(|| golden.run_batch(seqs, 2));
+    let vcd_path = |name: &str| vcd.then(|| out.join(format!("{name}.vcd")));
+    let compare = |traces: &[Trace]| -> Option<String> {
+        if traces.len() != reference.len() {
+            return Some(format!(
+                "{} sequences instead of {}",
+                traces.len(),
+                reference.len()
+            ));
+        }
+        reference
+            .iter()
+            .zip(traces)
+            .enumerate()
+            .find_map(|(s, (g, t))| {
+                g.first_difference(t)
+                    .map(|d| format!("sequence {s}, {d} (golden vs this)"))
+            })
+    };
+    let mut rows = Vec::new();
+    for sim in sims {
+        eprintln!(
+            "cosim: {sim} over {} sequences, {steps} steps …",
+            seqs.len()
+        );
+        let row = match sim.as_str() {
+            "golden" => {
+                if let Some(p) = vcd_path("golden") {
+                    qornn_sim::atomic::write_with(&p, |w| {
+                        qornn_sim::trace::write_vcd(w, model, seqs, &reference)
+                    })
+                    .map_err(|source| CosimError::Io {
+                        path: p.clone(),
+                        source,
+                    })?;
+                }
+                SimResult {
+                    sim: sim.clone(),
+                    steps,
+                    cycles: None,
+                    wall: golden_wall,
+                    mismatch: None,
+                }
+            }
+            "rust-hdl" => {
+                let outputs = Outputs {
+                    trace_vcd: vcd_path("rust-hdl"),
+                    rtl_vcd: None,
+                };
+                let (run, wall) = timed(|| harness::run(model, opts, seqs, &outputs));
+                let run = run.map_err(CosimError::Hdl)?;
+                SimResult {
+                    sim: sim.clone(),
+                    steps,
+                    cycles: Some(run.total_cycles),
+                    wall,
+                    mismatch: compare(&run.traces),
+                }
+            }
+            name => {
+                let dut = core_dut(model, opts, qornn_hdl::verilog::DEFAULT_TOP)
+                    .map_err(CosimError::Hdl)?;
+                let work = out.join(name);
+                let run = if name == "verilator" {
+                    run_verilator(&dut, seqs, cache, &work, vcd_path(name).as_deref())?
+                } else {
+                    run_iverilog(&dut, seqs, &work, vcd_path(name).as_deref())?
+                };
+                SimResult {
+                    sim: sim.clone(),
+                    steps,
+                    cycles: Some(run.total_cycles),
+                    wall: run.wall,
+                    mismatch: compare(&run.traces),
+                }
+            }
+        };
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// The results as a Markdown table.
+pub fn table(rows: &[SimResult]) -> String {
+    let mut t = Table::new(&[
+        "simulator",
+        "steps",
+        "cycles",
+        "cycles/step",
+        "wall time",
+        "vs golden",
+    ]);
+    for r in rows {
+        t.row(vec![
+            r.sim.clone(),
+            r.steps.to_string(),
+            r.cycles.map_or("—".into(), |c| c.to_string()),
+            r.cycles.map_or("—".into(), |c| {
+                format!("{:.1}", c as f64 / r.steps.max(1) as f64)
+            }),
+            format!("{:.3} s", r.wall.as_secs_f64()),
+            match &r.mismatch {
+                None => "equal".into(),
+                Some(m) => format!("**MISMATCH** {m}"),
+            },
+        ]);
+    }
+    t.to_markdown()
 }
 
 #[cfg(test)]

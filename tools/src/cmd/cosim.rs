@@ -1,17 +1,14 @@
 //! `qornn cosim`: the same sequences through the golden model, the rust-hdl simulation and the
 //! emitted Verilog under Verilator and Icarus, every step compared with the golden model.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
-use qornn_hdl::harness::{self, Outputs};
 use qornn_hdl::{CoreConfig, CoreOptions, Multipliers};
 use qornn_sim::sequence::load_inputs;
-use qornn_sim::{Golden, QuantizedModel, Sequence, Trace};
-use qornn_tools::cosim::{core_dut, run_iverilog, run_verilator, timed};
-use qornn_tools::report::Table;
-use std::path::{Path, PathBuf};
+use qornn_sim::QuantizedModel;
+use qornn_tools::cosim::{cosimulate, table};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// Arguments of `qornn cosim`.
 #[derive(Args)]
@@ -53,145 +50,6 @@ pub struct CosimArgs {
     /// Write each simulator's VCD into --out.
     #[arg(long)]
     vcd: bool,
-}
-
-/// One simulator's row of the table.
-pub struct SimResult {
-    /// The simulator.
-    pub sim: String,
-    /// Steps simulated.
-    pub steps: usize,
-    /// Clock cycles in all (none for the golden model).
-    pub cycles: Option<u64>,
-    /// Wall time of the simulation.
-    pub wall: Duration,
-    /// The first difference from the golden model, if any.
-    pub mismatch: Option<String>,
-}
-
-const SIMS: [&str; 4] = ["golden", "rust-hdl", "verilator", "iverilog"];
-
-/// Run the chosen simulators on `seqs` and compare each with the golden model.
-pub fn cosimulate(
-    model: &QuantizedModel,
-    opts: &CoreOptions,
-    seqs: &[Sequence],
-    sims: &[String],
-    out: &Path,
-    cache: &Path,
-    vcd: bool,
-) -> Result<Vec<SimResult>> {
-    for s in sims {
-        if !SIMS.contains(&s.as_str()) {
-            bail!("unknown simulator `{s}` (one of: {})", SIMS.join(", "));
-        }
-    }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let steps: usize = seqs.iter().map(|s| s.steps()).sum();
-    let golden = Golden::new(model)?;
-    let (reference, golden_wall) = timed(|| golden.run_batch(seqs, 2));
-    let vcd_path = |name: &str| vcd.then(|| out.join(format!("{name}.vcd")));
-    let compare = |traces: &[Trace]| -> Option<String> {
-        if traces.len() != reference.len() {
-            return Some(format!(
-                "{} sequences instead of {}",
-                traces.len(),
-                reference.len()
-            ));
-        }
-        reference
-            .iter()
-            .zip(traces)
-            .enumerate()
-            .find_map(|(s, (g, t))| {
-                g.first_difference(t)
-                    .map(|d| format!("sequence {s}, {d} (golden vs this)"))
-            })
-    };
-    let mut rows = Vec::new();
-    for sim in sims {
-        eprintln!(
-            "cosim: {sim} over {} sequences, {steps} steps …",
-            seqs.len()
-        );
-        let row = match sim.as_str() {
-            "golden" => {
-                if let Some(p) = vcd_path("golden") {
-                    qornn_sim::atomic::write_with(&p, |w| {
-                        qornn_sim::trace::write_vcd(w, model, seqs, &reference)
-                    })?;
-                }
-                SimResult {
-                    sim: sim.clone(),
-                    steps,
-                    cycles: None,
-                    wall: golden_wall,
-                    mismatch: None,
-                }
-            }
-            "rust-hdl" => {
-                let outputs = Outputs {
-                    trace_vcd: vcd_path("rust-hdl"),
-                    rtl_vcd: None,
-                };
-                let (run, wall) = timed(|| harness::run(model, opts, seqs, &outputs));
-                let run = run?;
-                SimResult {
-                    sim: sim.clone(),
-                    steps,
-                    cycles: Some(run.total_cycles),
-                    wall,
-                    mismatch: compare(&run.traces),
-                }
-            }
-            name => {
-                let dut = core_dut(model, opts, qornn_hdl::verilog::DEFAULT_TOP)?;
-                let work = out.join(name);
-                let run = if name == "verilator" {
-                    run_verilator(&dut, seqs, cache, &work, vcd_path(name).as_deref())?
-                } else {
-                    run_iverilog(&dut, seqs, &work, vcd_path(name).as_deref())?
-                };
-                SimResult {
-                    sim: sim.clone(),
-                    steps,
-                    cycles: Some(run.total_cycles),
-                    wall: run.wall,
-                    mismatch: compare(&run.traces),
-                }
-            }
-        };
-        rows.push(row);
-    }
-    Ok(rows)
-}
-
-/// The results as a Markdown table.
-pub fn table(rows: &[SimResult]) -> String {
-    let mut t = Table::new(&[
-        "simulator",
-        "steps",
-        "cycles",
-        "cycles/step",
-        "wall time",
-        "vs golden",
-    ]);
-    for r in rows {
-        t.row(vec![
-            r.sim.clone(),
-            r.steps.to_string(),
-            r.cycles.map_or("—".into(), |c| c.to_string()),
-            r.cycles.map_or("—".into(), |c| {
-                format!("{:.1}", c as f64 / r.steps.max(1) as f64)
-            }),
-            format!("{:.3} s", r.wall.as_secs_f64()),
-            match &r.mismatch {
-                None => "equal".into(),
-                Some(m) => format!("**MISMATCH** {m}"),
-            },
-        ]);
-    }
-    t.to_markdown()
 }
 
 /// Run `qornn cosim`.
