@@ -320,7 +320,9 @@ pub fn run_chunk<R: Real>(
         for t in 0..steps {
             let src = &batch.x[(g * steps + t) * m..(g * steps + t + 1) * m];
             let dst = &mut ws.x[(t * bsz + j) * m..(t * bsz + j + 1) * m];
-            dst.iter_mut().zip(src).for_each(|(d, &v)| *d = R::c(v as f64));
+            dst.iter_mut()
+                .zip(src)
+                .for_each(|(d, &v)| *d = R::c(v as f64));
         }
     }
     forward(ws, s, wts, opt.act_quant);
@@ -358,7 +360,13 @@ pub fn run_chunk<R: Real>(
         let (lo, hi) = ws.delta.split_at_mut(t * nb);
         let cur = &mut lo[(t - 1) * nb..];
         if t < steps {
-            gemm(view_mut(cur, n, bsz), true, wt, view(&hi[..nb], n, bsz), R::one());
+            gemm(
+                view_mut(cur, n, bsz),
+                true,
+                wt,
+                view(&hi[..nb], n, bsz),
+                R::one(),
+            );
         }
         let h = &ws.h[t * nb..(t + 1) * nb];
         match s.activation {
@@ -421,7 +429,12 @@ fn row_sums<R: Real>(a: &[R], rows: usize, cols: usize, out: &mut [R]) {
     }
 }
 
-fn forward<R: Real>(ws: &mut Workspace<R>, s: &NetShape, wts: &Weights<'_, R>, aq: Option<ActQuant>) {
+fn forward<R: Real>(
+    ws: &mut Workspace<R>,
+    s: &NetShape,
+    wts: &Weights<'_, R>,
+    aq: Option<ActQuant>,
+) {
     let (n, m, d) = (s.n, s.m, s.d);
     let (steps, bsz) = (ws.steps, ws.size);
     let tb = steps * bsz;
@@ -451,7 +464,13 @@ fn forward<R: Real>(ws: &mut Workspace<R>, s: &NetShape, wts: &Weights<'_, R>, a
     for t in 1..=steps {
         let (prev, cur) = ws.h.split_at_mut(t * nb);
         let cur = &mut cur[..nb];
-        gemm(view_mut(cur, n, bsz), true, w, view(&prev[(t - 1) * nb..], n, bsz), R::one());
+        gemm(
+            view_mut(cur, n, bsz),
+            true,
+            w,
+            view(&prev[(t - 1) * nb..], n, bsz),
+            R::one(),
+        );
         match s.activation {
             Activation::Relu => cur.iter_mut().for_each(|v| *v = v.max(R::zero())),
             Activation::Modrelu => {
@@ -621,7 +640,15 @@ impl<R: Real> Engine<R> {
         let used = ranges.len();
         flush_denormals();
         if used <= 1 {
-            run_chunk(&mut self.workers[0], s, wts, batch, 0..batch.size, scale, opt);
+            run_chunk(
+                &mut self.workers[0],
+                s,
+                wts,
+                batch,
+                0..batch.size,
+                scale,
+                opt,
+            );
         } else {
             let (first, rest) = self.workers.split_at_mut(1);
             std::thread::scope(|scope| {

@@ -102,9 +102,18 @@ pub fn export(
     let lim = MAX_ALIGN_SHIFT as f64;
     let e = e.clamp(-lim, lim) as i32;
     let s_h = s_u * s_x / (s_w * 2f64.powi(e));
-    let (w_shift, u_shift) = if e >= 0 { (0u32, e as u32) } else { ((-e) as u32, 0u32) };
+    let (w_shift, u_shift) = if e >= 0 {
+        (0u32, e as u32)
+    } else {
+        ((-e) as u32, 0u32)
+    };
     let s_acc = s_w * s_h / 2f64.powi(w_shift as i32);
-    let b: Vec<i64> = model.params.b.iter().map(|&v| rhe(v as f64 / s_acc)).collect();
+    let b: Vec<i64> = model
+        .params
+        .b
+        .iter()
+        .map(|&v| rhe(v as f64 / s_acc))
+        .collect();
     let activation = match s.activation {
         FloatAct::Relu => Activation::Relu,
         FloatAct::Modrelu => Activation::Modrelu {
@@ -163,7 +172,9 @@ pub fn export(
     // every accumulator constant must fit the widest accumulator before the analysis
     let big = Bits::new(48);
     let too_big = qm.b.iter().chain(&qm.c).any(|&v| !big.contains(v))
-        || qm.modrelu_bias().is_some_and(|b| b.iter().any(|&v| !big.contains(v)));
+        || qm
+            .modrelu_bias()
+            .is_some_and(|b| b.iter().any(|&v| !big.contains(v)));
     if too_big {
         return Err(ExportError::Unsupported(
             "a bias does not fit a 48-bit accumulator (hidden scale far too small)".into(),
@@ -212,28 +223,29 @@ pub fn batch_sequences(task: &Task, split: Split, ids: &[u64]) -> Vec<Sequence> 
 
 /// Run the golden integer model over the sequences `ids` of a split and score it like the
 /// float model (outputs are read as `y·s_V·s_h`).
-pub fn evaluate_golden(exp: &Exported, task: &Task, split: Split, ids: &[u64], threads: usize) -> Result<Stats, ExportError> {
+pub fn evaluate_golden(
+    exp: &Exported,
+    task: &Task,
+    split: Split,
+    ids: &[u64],
+    threads: usize,
+) -> Result<Stats, ExportError> {
     let golden = Golden::new(&exp.model)?;
-    let out_scale = exp
-        .model
-        .provenance
-        .scales
-        .map_or(1.0, |s| s.v * s.h);
+    let out_scale = exp.model.provenance.scales.map_or(1.0, |s| s.v * s.h);
     let (_, d, readout, _) = task.io();
     let steps = task.steps();
     let mut total = Stats::default();
     for part in ids.chunks(256) {
         let seqs = batch_sequences(task, split, part);
         let batch = task.batch(split, part);
-        let results: Vec<Vec<Vec<i64>>> = qornn_sim::golden::parallel_map(&seqs, threads, |s| {
-            match readout {
+        let results: Vec<Vec<Vec<i64>>> =
+            qornn_sim::golden::parallel_map(&seqs, threads, |s| match readout {
                 Readout::Every => {
                     let tr = golden.run(s);
                     (0..tr.steps()).map(|t| tr.y(t).to_vec()).collect()
                 }
                 Readout::Last => vec![golden.run_last_output(s)],
-            }
-        });
+            });
         for (j, ys) in results.iter().enumerate() {
             for (k, y) in ys.iter().enumerate() {
                 let t = match readout {

@@ -3,13 +3,14 @@
 //! Hand-written BPTT over faer ([`bptt`]), the weight quantiser with its straight-through
 //! estimator ([`quantize`]), Björck and projUNN orthogonalisation ([`ortho`]).
 
+pub mod bench;
 pub mod bptt;
 pub mod data;
 pub mod export;
+pub mod model;
+pub mod optim;
 pub mod ortho;
 pub mod quantize;
 pub mod real;
 pub mod tasks;
 pub mod train;
-pub mod model;
-pub mod optim;

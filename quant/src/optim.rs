@@ -29,10 +29,9 @@ pub struct Schedule {
 impl Schedule {
     /// The learning rate at `step`.
     pub fn at(&self, step: u64) -> f64 {
-        if self.every == 0 {
-            self.lr
-        } else {
-            self.lr * self.factor.powi((step / self.every) as i32)
+        match step.checked_div(self.every) {
+            None => self.lr,
+            Some(k) => self.lr * self.factor.powi(k.min(i32::MAX as u64) as i32),
         }
     }
 }

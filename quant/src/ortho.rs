@@ -196,7 +196,10 @@ impl<R: Real> Bjorck<R> {
     /// call of a run should use many, later ones few).
     pub fn forward(&mut self, a: &[R], power_iters: usize, out: &mut [R]) {
         let n = self.n;
-        let sigma = self.power.run(a, n, n, power_iters).max(R::min_positive_value());
+        let sigma = self
+            .power
+            .run(a, n, n, power_iters)
+            .max(R::min_positive_value());
         self.sigma = sigma;
         self.iterates[0]
             .iter_mut()
@@ -219,7 +222,13 @@ impl<R: Real> Bjorck<R> {
             next.iter_mut()
                 .zip(w)
                 .for_each(|(d, &x)| *d = (R::one() + beta) * x);
-            gemm(view_mut(next, n, n), true, view(w, n, n), view(p, n, n), -beta);
+            gemm(
+                view_mut(next, n, n),
+                true,
+                view(w, n, n),
+                view(p, n, n),
+                -beta,
+            );
         }
         out.copy_from_slice(&self.iterates[self.cfg.iters]);
     }
@@ -249,7 +258,13 @@ impl<R: Real> Bjorck<R> {
                 self.s[j + j * n] *= R::c(2.0);
             }
             // T = G P + W S   ;  G ← (1+β) G − β T
-            gemm(view_mut(&mut self.t, n, n), false, view(g, n, n), view(p, n, n), R::one());
+            gemm(
+                view_mut(&mut self.t, n, n),
+                false,
+                view(g, n, n),
+                view(p, n, n),
+                R::one(),
+            );
             gemm(
                 view_mut(&mut self.t, n, n),
                 true,
@@ -279,11 +294,23 @@ pub fn bjorck_polish<R: Real>(w: &mut [R], n: usize, steps: usize) {
     let mut p = vec![R::zero(); n * n];
     let mut next = vec![R::zero(); n * n];
     for _ in 0..steps {
-        gemm(view_mut(&mut p, n, n), false, view(w, n, n).transpose(), view(w, n, n), R::one());
+        gemm(
+            view_mut(&mut p, n, n),
+            false,
+            view(w, n, n).transpose(),
+            view(w, n, n),
+            R::one(),
+        );
         next.iter_mut()
             .zip(w.iter())
             .for_each(|(d, &x)| *d = R::c(1.5) * x);
-        gemm(view_mut(&mut next, n, n), true, view(w, n, n), view(&p, n, n), R::c(-0.5));
+        gemm(
+            view_mut(&mut next, n, n),
+            true,
+            view(w, n, n),
+            view(&p, n, n),
+            R::c(-0.5),
+        );
         w.copy_from_slice(&next);
     }
 }

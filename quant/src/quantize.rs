@@ -139,7 +139,7 @@ mod tests {
         #[test]
         fn matches_sim_quantizer(v in prop::collection::vec(-3.0f64..3.0, 1..30), k in 2u32..=8) {
             let q = quantize(&v, k);
-            let (codes, scale) = qornn_sim::random::quantize_matrix(&[v.clone()], qornn_sim::Bits::new(k));
+            let (codes, scale) = qornn_sim::random::quantize_matrix(std::slice::from_ref(&v), qornn_sim::Bits::new(k));
             prop_assert_eq!(&codes[0], &q.codes);
             prop_assert!((scale - q.scale).abs() <= 1e-15 * scale.abs().max(1.0));
         }

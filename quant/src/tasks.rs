@@ -182,7 +182,9 @@ impl Task {
         match &self.spec {
             TaskSpec::Copy { .. } => "copy",
             TaskSpec::Adding { .. } => "adding",
-            TaskSpec::Image { permuted: false, .. } => "smnist",
+            TaskSpec::Image {
+                permuted: false, ..
+            } => "smnist",
             TaskSpec::Image { permuted: true, .. } => "psmnist",
             TaskSpec::CharLm { .. } => "charlm",
         }
@@ -199,9 +201,12 @@ impl Task {
             ),
             (TaskSpec::Adding { .. }, _) => (2, 1, Readout::Last, LossKind::Mse),
             (TaskSpec::Image { .. }, _) => (1, 10, Readout::Last, LossKind::CrossEntropy),
-            (_, TaskData::Text { vocab, .. }) => {
-                (vocab.len(), vocab.len(), Readout::Every, LossKind::CrossEntropy)
-            }
+            (_, TaskData::Text { vocab, .. }) => (
+                vocab.len(),
+                vocab.len(),
+                Readout::Every,
+                LossKind::CrossEntropy,
+            ),
             (TaskSpec::CharLm { .. }, _) => (1, 1, Readout::Every, LossKind::CrossEntropy),
         }
     }
@@ -239,9 +244,9 @@ impl Task {
     /// `10·ln 8 / (T0 + 20)`, adding `1/6` (predicting 1 always).
     pub fn baseline(&self) -> Option<f64> {
         match &self.spec {
-            TaskSpec::Copy { delay } => Some(
-                COPY_LEN as f64 * (COPY_ALPHABET as f64).ln() / (delay + 2 * COPY_LEN) as f64,
-            ),
+            TaskSpec::Copy { delay } => {
+                Some(COPY_LEN as f64 * (COPY_ALPHABET as f64).ln() / (delay + 2 * COPY_LEN) as f64)
+            }
             TaskSpec::Adding { .. } => Some(1.0 / 6.0),
             _ => None,
         }
@@ -355,9 +360,7 @@ impl Task {
                 (_, TaskData::Text { train, test, .. }) => {
                     let text = if split == Split::Train { train } else { test };
                     let start = match split {
-                        Split::Train => {
-                            mix(id, 31) as usize % (text.len() - steps).max(1)
-                        }
+                        Split::Train => mix(id, 31) as usize % (text.len() - steps).max(1),
                         Split::Test => (id as usize * steps) % (text.len() - steps).max(1),
                     };
                     for t in 0..steps {

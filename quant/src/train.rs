@@ -1,7 +1,7 @@
 //! The training loop: methods (STE-Björck, STE-projUNN-D/T, their full-precision baselines,
 //! PTQ), optimiser steps, evaluation, checkpoints and resume.
 
-use crate::bptt::{Activation, ActQuant, Engine, Grads, NetShape, PassOptions, Stats};
+use crate::bptt::{ActQuant, Activation, Engine, Grads, NetShape, PassOptions, Stats};
 use crate::model::{Init, Model, ModelConfig, Ortho};
 use crate::optim::{clip_norm, Optimizer, OptimizerKind, Schedule};
 use crate::ortho::{self, BjorckConfig, PowerIteration, Projunn};
@@ -204,7 +204,10 @@ impl TrainConfig {
             return bad("batch size must be at least 1".into());
         }
         if !(self.schedule.lr > 0.0 && self.schedule.lr.is_finite()) {
-            return bad(format!("learning rate {} must be positive", self.schedule.lr));
+            return bad(format!(
+                "learning rate {} must be positive",
+                self.schedule.lr
+            ));
         }
         if self.eval_every == 0 {
             return bad("eval-every must be at least 1".into());
@@ -231,7 +234,9 @@ pub enum TrainError {
         problem: String,
     },
     /// The loss became NaN or infinite.
-    #[error("the loss diverged (non-finite) at step {0}; lower the learning rate or clip gradients")]
+    #[error(
+        "the loss diverged (non-finite) at step {0}; lower the learning rate or clip gradients"
+    )]
     Diverged(u64),
 }
 
@@ -353,12 +358,11 @@ impl Trainer {
 
     /// Write a checkpoint atomically.
     pub fn save(&self, path: &Path) -> Result<(), TrainError> {
-        let text = serde_json::to_string(&self.checkpoint()).map_err(|e| {
-            TrainError::Checkpoint {
+        let text =
+            serde_json::to_string(&self.checkpoint()).map_err(|e| TrainError::Checkpoint {
                 path: path.to_owned(),
                 problem: e.to_string(),
-            }
-        })?;
+            })?;
         qornn_sim::atomic::write(path, text.as_bytes()).map_err(|e| TrainError::Checkpoint {
             path: path.to_owned(),
             problem: e.to_string(),
@@ -389,7 +393,8 @@ impl Trainer {
         config.check()?;
         let task = Task::load(&config.task)?;
         let mc = config.model_config(&task);
-        let bad = |problem: &str| TrainError::Config(format!("checkpoint does not match: {problem}"));
+        let bad =
+            |problem: &str| TrainError::Config(format!("checkpoint does not match: {problem}"));
         if ck.model.config != mc {
             return Err(bad("model structure"));
         }
@@ -453,7 +458,14 @@ impl Trainer {
         };
         let relu = shape.activation == Activation::Relu;
         let grads = self.grads.parts();
-        for (i, (p, g)) in self.model.params.parts_mut().into_iter().zip(grads).enumerate() {
+        for (i, (p, g)) in self
+            .model
+            .params
+            .parts_mut()
+            .into_iter()
+            .zip(grads)
+            .enumerate()
+        {
             if i == 3 && relu {
                 continue;
             }
@@ -470,7 +482,7 @@ impl Trainer {
                         }
                         Projunn::Tangent => ortho::projunn_t(p, n, &a, &b),
                     }
-                    if (self.step + 1) % 64 == 0 && orthogonality_error(p, n) > 1e-4 {
+                    if (self.step + 1).is_multiple_of(64) && orthogonality_error(p, n) > 1e-4 {
                         ortho::bjorck_polish(p, n, 2);
                     }
                 }
@@ -487,10 +499,17 @@ impl Trainer {
 
     /// Evaluate on the test split (or `Split::Train` ids for calibration) with the weights of
     /// the last [`Model::prepare`]; `act_quant` fake-quantises the hidden state.
-    pub fn evaluate(&mut self, split: Split, act_quant: Option<ActQuant>, calibrate: bool) -> Stats {
+    pub fn evaluate(
+        &mut self,
+        split: Split,
+        act_quant: Option<ActQuant>,
+        calibrate: bool,
+    ) -> Stats {
         let ids = match split {
             Split::Test => self.task.test_ids(self.config.test_limit),
-            Split::Train => self.task.train_ids(self.config.seed ^ 0xca11b, 0, self.calib_size()),
+            Split::Train => self
+                .task
+                .train_ids(self.config.seed ^ 0xca11b, 0, self.calib_size()),
         };
         evaluate_ids(
             &mut self.engine,
@@ -544,7 +563,7 @@ impl Trainer {
             if !on_step(self, &st) {
                 return Ok(());
             }
-            if self.step % self.config.eval_every == 0 || self.step == self.config.steps {
+            if self.step.is_multiple_of(self.config.eval_every) || self.step == self.config.steps {
                 let m = self.log_epoch();
                 if !on_epoch(self, &m) {
                     return Ok(());
@@ -662,10 +681,7 @@ impl Trainer {
     }
 
     /// Float / fake-quant / integer metrics on the test split for each activation width.
-    pub fn ptq_table(
-        &mut self,
-        widths: &[u32],
-    ) -> Result<Vec<PtqRow>, crate::export::ExportError> {
+    pub fn ptq_table(&mut self, widths: &[u32]) -> Result<Vec<PtqRow>, crate::export::ExportError> {
         self.prepare_for_export();
         let max_h = self.calibrate();
         let float: Summary = self.evaluate(Split::Test, None, false).into();

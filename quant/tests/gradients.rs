@@ -64,7 +64,9 @@ fn model(s: NetShape, ortho: Ortho, bits: WeightBits, seed: u64) -> Model<f64> {
 fn loss(m: &mut Model<f64>, b: &Batch, eng: &mut Engine<f64>) -> f64 {
     m.prepare(400);
     let s = m.shape();
-    eng.run(&s, &m.weights(), b, PassOptions::default()).0.loss()
+    eng.run(&s, &m.weights(), b, PassOptions::default())
+        .0
+        .loss()
 }
 
 fn grads(m: &mut Model<f64>, b: &Batch, eng: &mut Engine<f64>) -> (Grads<f64>, Grads<f64>) {
@@ -148,11 +150,7 @@ fn full_precision_end_to_end() {
                     continue;
                 }
                 let num = fd(&mut m, p, &mut |m| loss(m, &b, &mut eng));
-                check(
-                    &format!("{s:?} {ortho:?} d{name}"),
-                    g.parts()[p],
-                    &num,
-                );
+                check(&format!("{s:?} {ortho:?} d{name}"), g.parts()[p], &num);
             }
         }
     }
@@ -181,7 +179,11 @@ fn straight_through_quantiser() {
             fp.params.v = w.v.to_vec();
             for p in [0usize, 1, 4] {
                 let num = fd(&mut fp, p, &mut |m| loss(m, &b, &mut eng));
-                check(&format!("{s:?} effective d{}", NAMES[p]), g_eff.parts()[p], &num);
+                check(
+                    &format!("{s:?} effective d{}", NAMES[p]),
+                    g_eff.parts()[p],
+                    &num,
+                );
             }
             // (2) STE: U and V gradients pass unchanged; W through P
             assert_eq!(g.u, g_eff.u);
@@ -202,7 +204,12 @@ fn straight_through_quantiser() {
 fn thread_split_does_not_change_gradients() {
     let s = shapes()[1];
     let b = batch(&s, 9, 7, 99);
-    let mut m = model(s, Ortho::Bjorck(BjorckConfig::default()), WeightBits::Full, 5);
+    let mut m = model(
+        s,
+        Ortho::Bjorck(BjorckConfig::default()),
+        WeightBits::Full,
+        5,
+    );
     let (_, g1) = grads(&mut m, &b, &mut Engine::new(1));
     let (_, g2) = grads(&mut m, &b, &mut Engine::new(2));
     for (a, c) in g1.parts().iter().zip(g2.parts()) {

@@ -38,7 +38,10 @@ fn bjorck_orthogonalises_a_random_matrix() {
         let mut out = vec![0.0; n * n];
         bj.forward(&lat, 100, &mut out);
         let after = orthogonality_error(&out, n);
-        assert!(after < 1e-6, "n = {n}: ‖WᵀW − I‖ = {after} (before {before})");
+        assert!(
+            after < 1e-6,
+            "n = {n}: ‖WᵀW − I‖ = {after} (before {before})"
+        );
         // and it is the nearest orthogonal matrix: the polar factor
         assert!(max_diff(&out, &polar(&lat, n)) < 1e-5);
     }
@@ -66,7 +69,9 @@ fn projunn_d_matches_dense_polar_projection() {
         for scale in [1e-3, 0.1, 0.7] {
             let w: Vec<f64> = random_orthogonal(n, &mut rng);
             let a: Vec<f64> = (0..n).map(|_| scale * ortho::gaussian(&mut rng)).collect();
-            let b: Vec<f64> = (0..n).map(|_| ortho::gaussian(&mut rng) / (n as f64).sqrt()).collect();
+            let b: Vec<f64> = (0..n)
+                .map(|_| ortho::gaussian(&mut rng) / (n as f64).sqrt())
+                .collect();
             let mut dense = w.clone();
             for j in 0..n {
                 for i in 0..n {
@@ -77,7 +82,10 @@ fn projunn_d_matches_dense_polar_projection() {
             let mut low = w.clone();
             assert!(projunn_d(&mut low, n, &a, &b));
             let diff = max_diff(&low, &reference);
-            assert!(diff < 1e-9, "n = {n}, |a| ~ {scale}: low-rank vs dense polar differ by {diff}");
+            assert!(
+                diff < 1e-9,
+                "n = {n}, |a| ~ {scale}: low-rank vs dense polar differ by {diff}"
+            );
             assert!(orthogonality_error(&low, n) < 1e-10);
         }
     }
@@ -122,7 +130,9 @@ fn many_projunn_steps_stay_on_the_group() {
     for tangent in [false, true] {
         let mut w: Vec<f32> = random_orthogonal(n, &mut rng);
         for step in 0..2000 {
-            let a: Vec<f32> = (0..n).map(|_| 0.01 * rng.random_range(-1.0f32..1.0)).collect();
+            let a: Vec<f32> = (0..n)
+                .map(|_| 0.01 * rng.random_range(-1.0f32..1.0))
+                .collect();
             let b: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
             if tangent {
                 projunn_t(&mut w, n, &a, &b);
@@ -134,7 +144,11 @@ fn many_projunn_steps_stay_on_the_group() {
             }
             // f32 rounding drifts slowly; the periodic polish keeps it bounded
             let err = orthogonality_error(&w, n);
-            assert!(err < 1e-3, "step {step} ({}): ‖WᵀW − I‖ = {err}", if tangent { "T" } else { "D" });
+            assert!(
+                err < 1e-3,
+                "step {step} ({}): ‖WᵀW − I‖ = {err}",
+                if tangent { "T" } else { "D" }
+            );
         }
     }
 }
@@ -145,7 +159,9 @@ fn rank_one_approximation_finds_the_top_singular_pair() {
     let n = 20;
     let u: Vec<f64> = (0..n).map(|_| ortho::gaussian(&mut rng)).collect();
     let v: Vec<f64> = (0..n).map(|_| ortho::gaussian(&mut rng)).collect();
-    let mut m: Vec<f64> = (0..n * n).map(|_| 0.01 * ortho::gaussian(&mut rng)).collect();
+    let mut m: Vec<f64> = (0..n * n)
+        .map(|_| 0.01 * ortho::gaussian(&mut rng))
+        .collect();
     for j in 0..n {
         for i in 0..n {
             m[i + j * n] += u[i] * v[j];

@@ -34,7 +34,11 @@ fn copy_task_ste_bjorck_4bit_trains_and_exports() {
         last.test_loss,
         baseline
     );
-    assert!(last.test_acc >= 0.8, "copied-symbol accuracy {}", last.test_acc);
+    assert!(
+        last.test_acc >= 0.8,
+        "copied-symbol accuracy {}",
+        last.test_acc
+    );
     // W stays close to orthogonal through the Björck iterations
     assert!(last.ortho_error < 1e-2, "‖WᵀW − I‖ = {}", last.ortho_error);
 
@@ -50,7 +54,11 @@ fn copy_task_ste_bjorck_4bit_trains_and_exports() {
         r12.integer.accuracy,
         r12.fake_quant.accuracy
     );
-    assert!(r12.integer.accuracy >= 0.8, "integer accuracy {}", r12.integer.accuracy);
+    assert!(
+        r12.integer.accuracy >= 0.8,
+        "integer accuracy {}",
+        r12.integer.accuracy
+    );
 
     // the exported file round-trips through the contract's loader
     let dir = tempfile::tempdir().expect("tempdir");

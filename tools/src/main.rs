@@ -15,6 +15,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train a (quantised) orthogonal RNN on a task and export its integer model.
+    Train(Box<cmd::train::TrainArgs>),
+    /// Export the integer model of a training checkpoint at a given activation width.
+    Export(cmd::export::ExportArgs),
+    /// Float, fake-quantised and integer (golden) metrics of a training checkpoint.
+    Eval(cmd::eval::EvalArgs),
+    /// Benchmarks (training forward + backward time, optionally against PyTorch).
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCommand),
     /// Create, check and summarise integer models (QuantizedModel JSON files).
     #[command(subcommand)]
     Model(cmd::model::ModelCommand),
@@ -38,6 +47,10 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Train(a) => cmd::train::run(*a),
+        Command::Export(a) => cmd::export::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
+        Command::Bench(c) => cmd::bench::run(c),
         Command::Model(c) => cmd::model::run(c),
         Command::Input(c) => cmd::input::run(c),
         Command::Golden(a) => cmd::golden::run(a),

@@ -1,0 +1,424 @@
+//! `qornn train`: train a (quantised) orthogonal RNN, log metrics, draw curves, checkpoint,
+//! and export the integer model.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use qornn_quant::bptt::Activation;
+use qornn_quant::model::Init;
+use qornn_quant::optim::OptimizerKind;
+use qornn_quant::tasks::TaskSpec;
+use qornn_quant::train::{EpochMetrics, Method, PtqRow, TrainConfig, Trainer};
+use qornn_tools::plot::{Chart, Series};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The task to train on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TaskArg {
+    /// Copy 10 symbols after a delay (--delay T0).
+    Copy,
+    /// Add the two marked numbers of a sequence (--length T).
+    Adding,
+    /// Sequential image classification, one pixel per step (--data DIR).
+    Smnist,
+    /// Permuted sequential image classification (--data DIR).
+    Psmnist,
+    /// Character-level language model on a text file (--text FILE, --length T).
+    Charlm,
+}
+
+/// Training method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    /// Latent → spectral norm → Björck → k-bit quantiser (straight-through).
+    SteBjorck,
+    /// Orthogonal latent by projUNN-D (polar) steps, k-bit quantiser.
+    SteProjunnD,
+    /// Orthogonal latent by projUNN-T (geodesic) steps, k-bit quantiser.
+    SteProjunnT,
+    /// Full-precision Björck ORNN (baseline).
+    FpBjorck,
+    /// Full-precision projUNN-D ORNN (baseline).
+    FpProjunnD,
+    /// Full-precision projUNN-T ORNN (baseline).
+    FpProjunnT,
+    /// Train full precision (Björck), quantise weights at export.
+    Ptq,
+}
+
+impl MethodArg {
+    fn method(self) -> Method {
+        match self {
+            MethodArg::SteBjorck => Method::SteBjorck,
+            MethodArg::SteProjunnD => Method::SteProjunnD,
+            MethodArg::SteProjunnT => Method::SteProjunnT,
+            MethodArg::FpBjorck => Method::FpBjorck,
+            MethodArg::FpProjunnD => Method::FpProjunnD,
+            MethodArg::FpProjunnT => Method::FpProjunnT,
+            MethodArg::Ptq => Method::Ptq,
+        }
+    }
+}
+
+/// σ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ActArg {
+    /// max(z, 0).
+    Relu,
+    /// sign(z)·relu(|z| + β), β learnt per unit.
+    Modrelu,
+}
+
+/// Optimiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptArg {
+    /// Adam.
+    Adam,
+    /// RMSprop.
+    Rmsprop,
+}
+
+/// W's initialisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InitArg {
+    /// Block-diagonal 2×2 rotations (Henaff et al.).
+    Henaff,
+    /// Haar-random orthogonal.
+    Random,
+}
+
+/// Arguments of `qornn train`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Trains h_t = σ(W h_{t-1} + U x_t + b), y_t = V h_t + c with W kept \
+(approximately) orthogonal and, for the ste-* methods, W/U/V quantised during training \
+(straight-through estimator). Writes into --out: checkpoint.json (atomically, every \
+evaluation), metrics.jsonl (one JSON object per evaluation), loss.png and accuracy.png, \
+model.json (the exported integer QuantizedModel at --activation-bits) and ptq.json \
+(float / fake-quant / integer metrics for each of --ptq-widths).\n\n\
+Examples:\n  qornn train --task copy --delay 100 --method ste-bjorck --bits 5 --hidden 128 --out runs/copy100\n  \
+qornn train --task copy --delay 100 --out runs/copy100 --resume --steps 8000\n  \
+qornn train --task psmnist --data /usr/share/datasets/fashion-mnist --method ste-bjorck --bits 4 --hidden 128 --epochs 2 --out runs/pfmnist"
+)]
+pub struct TrainArgs {
+    /// The task.
+    #[arg(long, value_enum, default_value = "copy")]
+    task: TaskArg,
+    /// Copy task delay T0 (sequence length T0 + 20).
+    #[arg(long, default_value_t = 100)]
+    delay: usize,
+    /// Sequence length of the adding and char-LM tasks.
+    #[arg(long, default_value_t = 200)]
+    length: usize,
+    /// Folder with MNIST-layout IDX files (train-images-idx3-ubyte[.gz], ...), for smnist/psmnist.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Text file for charlm.
+    #[arg(long)]
+    text: Option<PathBuf>,
+    /// Use only this many training images (0: all).
+    #[arg(long, default_value_t = 0)]
+    train_limit: usize,
+    /// Evaluate on at most this many test sequences (0: the whole test split).
+    #[arg(long, default_value_t = 0)]
+    test_limit: usize,
+    /// Training method.
+    #[arg(long, value_enum, default_value = "ste-bjorck")]
+    method: MethodArg,
+    /// Weight bits of W and U (2–8).
+    #[arg(long, default_value_t = 5)]
+    bits: u32,
+    /// Weight bits of V (2–8).
+    #[arg(long, default_value_t = 8)]
+    output_bits: u32,
+    /// Keep V in full precision during training (it is quantised at export).
+    #[arg(long)]
+    no_quantize_v: bool,
+    /// Hidden units n.
+    #[arg(long, default_value_t = 128)]
+    hidden: usize,
+    /// Activation.
+    #[arg(long, value_enum, default_value = "modrelu")]
+    activation: ActArg,
+    /// W's initialisation.
+    #[arg(long, value_enum, default_value = "henaff")]
+    init: InitArg,
+    /// Optimiser.
+    #[arg(long, value_enum, default_value = "adam")]
+    optimizer: OptArg,
+    /// Learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Multiply the learning rate by --lr-decay every this many steps (0: constant).
+    #[arg(long, default_value_t = 0)]
+    lr_decay_every: u64,
+    /// Learning-rate decay factor.
+    #[arg(long, default_value_t = 0.5)]
+    lr_decay: f64,
+    /// Learning-rate factor of the orthogonal W under projUNN.
+    #[arg(long, default_value_t = 1.0)]
+    ortho_lr_factor: f64,
+    /// Clip the gradient norm to this (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    clip: f64,
+    /// Björck iterations.
+    #[arg(long, default_value_t = 15)]
+    bjorck_iters: usize,
+    /// Björck β.
+    #[arg(long, default_value_t = 0.5)]
+    bjorck_beta: f64,
+    /// Sequences per step.
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    /// Optimiser steps (total, including those of a resumed run).
+    #[arg(long, default_value_t = 2000)]
+    steps: u64,
+    /// For data sets: train this many passes instead of --steps.
+    #[arg(long)]
+    epochs: Option<u64>,
+    /// Evaluate, log and checkpoint every this many steps.
+    #[arg(long, default_value_t = 100)]
+    eval_every: u64,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Worker threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Output folder (default runs/<task>-<method>-<bits>b).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue from <out>/checkpoint.json (its settings win, except --steps/--epochs/--threads).
+    #[arg(long)]
+    resume: bool,
+    /// Hidden-state bits of the exported model.
+    #[arg(long, default_value_t = 12)]
+    activation_bits: u32,
+    /// Activation widths of the final float / fake-quant / integer table.
+    #[arg(long, value_delimiter = ',', default_value = "6,8,10,12,16")]
+    ptq_widths: Vec<u32>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl TrainArgs {
+    fn task_spec(&self) -> Result<TaskSpec> {
+        Ok(match self.task {
+            TaskArg::Copy => TaskSpec::Copy { delay: self.delay },
+            TaskArg::Adding => TaskSpec::Adding {
+                steps: self.length,
+            },
+            TaskArg::Smnist | TaskArg::Psmnist => TaskSpec::Image {
+                dir: self
+                    .data
+                    .clone()
+                    .context("--data DIR is needed for image tasks (e.g. /usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist)")?,
+                permuted: self.task == TaskArg::Psmnist,
+                train_limit: self.train_limit,
+                test_limit: self.test_limit,
+            },
+            TaskArg::Charlm => TaskSpec::CharLm {
+                path: self.text.clone().context("--text FILE is needed for charlm")?,
+                steps: self.length,
+            },
+        })
+    }
+
+    fn config(&self) -> Result<TrainConfig> {
+        let mut c = TrainConfig::new(self.task_spec()?, self.method.method(), self.hidden);
+        c.bits = self.bits;
+        c.output_bits = self.output_bits;
+        c.quantize_v = !self.no_quantize_v;
+        c.activation = match self.activation {
+            ActArg::Relu => Activation::Relu,
+            ActArg::Modrelu => Activation::Modrelu,
+        };
+        c.init = match self.init {
+            InitArg::Henaff => Init::Henaff,
+            InitArg::Random => Init::Random,
+        };
+        c.optimizer = match self.optimizer {
+            OptArg::Adam => OptimizerKind::Adam,
+            OptArg::Rmsprop => OptimizerKind::Rmsprop,
+        };
+        c.schedule.lr = self.lr;
+        c.schedule.every = self.lr_decay_every;
+        c.schedule.factor = self.lr_decay;
+        c.ortho_lr_factor = self.ortho_lr_factor;
+        c.clip = self.clip;
+        c.bjorck.iters = self.bjorck_iters;
+        c.bjorck.beta = self.bjorck_beta;
+        c.batch = self.batch;
+        c.steps = self.steps;
+        c.eval_every = self.eval_every;
+        c.test_limit = self.test_limit;
+        c.seed = self.seed;
+        c.threads = self.threads;
+        Ok(c)
+    }
+}
+
+/// Run `qornn train`.
+pub fn run(a: TrainArgs) -> Result<ExitCode> {
+    let out = a.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "runs/{}-{}-{}b",
+            format!("{:?}", a.task).to_lowercase(),
+            a.method.method().name(),
+            a.bits
+        ))
+    });
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let ck_path = out.join("checkpoint.json");
+    let mut trainer = if a.resume {
+        let ck = Trainer::load_checkpoint(&ck_path)?;
+        let mut t = Trainer::resume(ck, a.threads)?;
+        t.config.steps = a.steps.max(t.step);
+        t
+    } else {
+        if ck_path.exists() {
+            bail!(
+                "{} exists: pass --resume to continue it, or choose another --out",
+                ck_path.display()
+            );
+        }
+        Trainer::new(a.config()?)?
+    };
+    if let Some(e) = a.epochs {
+        let per = trainer
+            .task
+            .steps_per_epoch(trainer.config.batch)
+            .context("--epochs applies to data-set tasks; use --steps for generated ones")?;
+        trainer.config.steps = e * per;
+    }
+    let total = trainer.config.steps;
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::new(total);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} steps  {elapsed_precise} (eta {eta})  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    };
+    bar.set_position(trainer.step);
+    eprintln!(
+        "training {} on {} ({} steps of {} sequences of {} steps), output in {}",
+        trainer.config.method.name(),
+        trainer.task.name(),
+        total,
+        trainer.config.batch,
+        trainer.task.steps(),
+        out.display()
+    );
+    let mut io_error: Option<anyhow::Error> = None;
+    trainer.run(
+        |t, st| {
+            bar.set_position(t.step);
+            bar.set_message(format!("loss {:.4}", st.loss()));
+            true
+        },
+        |t, m| {
+            bar.suspend(|| {
+                println!("{}", serde_json::to_string(m).unwrap_or_default());
+            });
+            if let Err(e) = save_progress(t, &out) {
+                io_error = Some(e);
+                return false;
+            }
+            true
+        },
+    )?;
+    bar.finish_and_clear();
+    if let Some(e) = io_error {
+        return Err(e);
+    }
+    save_progress(&trainer, &out)?;
+    let rows = trainer.ptq_table(&a.ptq_widths)?;
+    print_ptq_table(&rows);
+    qornn_sim::atomic::write(
+        &out.join("ptq.json"),
+        serde_json::to_string_pretty(&rows)?.as_bytes(),
+    )?;
+    let max_h = trainer.calibrate();
+    let exp = trainer.export(a.activation_bits, max_h)?;
+    let model_path = out.join("model.json");
+    exp.model.save(&model_path)?;
+    eprintln!(
+        "wrote {} ({} weight bits, {} activation bits, accumulator {} bits)",
+        model_path.display(),
+        exp.model.bits.weight.get(),
+        exp.model.bits.activation.get(),
+        exp.model.bits.accumulator.get()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write the checkpoint, the metrics log and the curves.
+pub fn save_progress(t: &Trainer, out: &Path) -> Result<()> {
+    t.save(&out.join("checkpoint.json"))?;
+    let mut lines = String::new();
+    for m in &t.history {
+        lines.push_str(&serde_json::to_string(m)?);
+        lines.push('\n');
+    }
+    qornn_sim::atomic::write(&out.join("metrics.jsonl"), lines.as_bytes())?;
+    if t.history.len() >= 2 {
+        if let Err(e) = plot_curves(&t.history, t.task.name(), out) {
+            eprintln!("warning: no curves drawn: {e}");
+        }
+    }
+    Ok(())
+}
+
+fn plot_curves(h: &[EpochMetrics], task: &str, out: &Path) -> Result<()> {
+    let pts = |f: &dyn Fn(&EpochMetrics) -> f64| -> Vec<(f64, f64)> {
+        h.iter().map(|m| (m.step as f64, f(m))).collect()
+    };
+    let mut loss = vec![
+        Series::new("train loss", pts(&|m| m.train_loss.max(1e-9))),
+        Series::new("test loss", pts(&|m| m.test_loss.max(1e-9))),
+    ];
+    if let Some(b) = h[0].baseline {
+        loss.push(Series::new("memoryless baseline", pts(&|_| b)));
+    }
+    Chart::lines(&format!("{task}: loss"), "optimiser step", "loss", loss)
+        .save(&out.join("loss.png"))?;
+    let acc = vec![
+        Series::new("train accuracy", pts(&|m| m.train_acc)),
+        Series::new("test accuracy", pts(&|m| m.test_acc)),
+    ];
+    Chart::lines(
+        &format!("{task}: accuracy"),
+        "optimiser step",
+        "accuracy",
+        acc,
+    )
+    .save(&out.join("accuracy.png"))?;
+    Ok(())
+}
+
+/// Print float / fake-quant / integer metrics side by side.
+pub fn print_ptq_table(rows: &[PtqRow]) {
+    println!(
+        "{:>9}  {:>12} {:>9}  {:>12} {:>9}  {:>12} {:>9}",
+        "act bits", "float loss", "acc", "fake-q loss", "acc", "integer loss", "acc"
+    );
+    for r in rows {
+        println!(
+            "{:>9}  {:>12.5} {:>9.4}  {:>12.5} {:>9.4}  {:>12.5} {:>9.4}",
+            r.activation_bits,
+            r.float.loss,
+            r.float.accuracy,
+            r.fake_quant.loss,
+            r.fake_quant.accuracy,
+            r.integer.loss,
+            r.integer.accuracy
+        );
+    }
+}
