@@ -8,7 +8,9 @@
 pub mod board;
 pub mod cosim;
 pub mod external;
+pub mod flow;
 pub mod plot;
 pub mod report;
 pub mod sweep;
 pub mod synth;
+pub mod training;

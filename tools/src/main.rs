@@ -42,6 +42,8 @@ enum Command {
     HdlSim(cmd::hdl_sim::HdlSimArgs),
     /// Run golden, rust-hdl, Verilator and Icarus on the same inputs and compare every step.
     Cosim(cmd::cosim::CosimArgs),
+    /// The whole flow: train, export, co-simulate, Verilog, synthesise, report.
+    Flow(cmd::flow::FlowArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -59,6 +61,7 @@ fn main() -> std::process::ExitCode {
         Command::Verilog(a) => cmd::verilog::run(a),
         Command::HdlSim(a) => cmd::hdl_sim::run(a),
         Command::Cosim(a) => cmd::cosim::run(a),
+        Command::Flow(a) => cmd::flow::run(a),
     };
     match result {
         Ok(code) => code,

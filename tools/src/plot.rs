@@ -172,7 +172,20 @@ impl Chart {
             .margin(14)
             .x_label_area_size(46)
             .y_label_area_size(70);
-        let palette = |i: usize| Palette99::pick(i).to_rgba();
+        // Colour-blind-safe and readable on white (Okabe–Ito).
+        const COLOURS: [(u8, u8, u8); 7] = [
+            (0, 114, 178),
+            (213, 94, 0),
+            (0, 158, 115),
+            (204, 121, 167),
+            (86, 180, 233),
+            (230, 159, 0),
+            (0, 0, 0),
+        ];
+        let palette = |i: usize| {
+            let (r, g, b) = COLOURS[i % COLOURS.len()];
+            RGBColor(r, g, b).to_rgba()
+        };
         macro_rules! body {
             ($chart:expr) => {{
                 let mut chart = $chart;
@@ -219,7 +232,7 @@ impl Chart {
                         .background_style(WHITE.mix(0.85))
                         .border_style(BLACK)
                         .label_font(("sans-serif", 15))
-                        .position(SeriesLabelPosition::UpperRight)
+                        .position(SeriesLabelPosition::LowerRight)
                         .draw()
                         .map_err(|e| e.to_string())?;
                 }

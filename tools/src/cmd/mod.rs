@@ -4,6 +4,7 @@ pub mod bench;
 pub mod cosim;
 pub mod eval;
 pub mod export;
+pub mod flow;
 pub mod golden;
 pub mod hdl_sim;
 pub mod input;
