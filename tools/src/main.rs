@@ -44,6 +44,8 @@ enum Command {
     Cosim(cmd::cosim::CosimArgs),
     /// The whole flow: train, export, co-simulate, Verilog, synthesise, report.
     Flow(cmd::flow::FlowArgs),
+    /// A grid of weight bits × lanes × targets, shardable over machines, merged into Pareto plots.
+    Sweep(cmd::sweep::SweepArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -62,6 +64,7 @@ fn main() -> std::process::ExitCode {
         Command::HdlSim(a) => cmd::hdl_sim::run(a),
         Command::Cosim(a) => cmd::cosim::run(a),
         Command::Flow(a) => cmd::flow::run(a),
+        Command::Sweep(a) => cmd::sweep::run(a),
     };
     match result {
         Ok(code) => code,

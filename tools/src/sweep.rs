@@ -2,8 +2,15 @@
 //! job whose result is one JSON file, so the grid can be split over machines (`--shard i/n`)
 //! and gathered afterwards (`--merge`) into a table and Pareto plots.
 
+use crate::board::board_design;
+use crate::flow::FlowConfig;
 use crate::plot::{Chart, Series, Style};
 use crate::report::Table;
+use crate::synth::{synthesize, Resource, SynthError, SynthOptions, Target};
+use crate::training;
+use qornn_hdl::CoreOptions;
+use qornn_quant::train::Trainer;
+use qornn_sim::QuantizedModel;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -284,6 +291,174 @@ pub fn pareto_chart(
     }
 }
 
+/// Why one point failed (recorded in its result; the sweep goes on).
+#[derive(Debug)]
+pub struct PointError(pub String);
+
+macro_rules! point_error_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for PointError {
+            fn from(e: $t) -> Self {
+                PointError(e.to_string())
+            }
+        }
+    )*};
+}
+point_error_from!(
+    std::io::Error,
+    qornn_sim::ModelError,
+    qornn_quant::train::TrainError,
+    qornn_quant::export::ExportError,
+    crate::training::TrainingError,
+    crate::flow::FlowError,
+    qornn_hdl::HdlError,
+    SynthError
+);
+
+/// The trained, exported model of one weight width and its integer test accuracy (cached).
+fn model_for(
+    config: &FlowConfig,
+    bits: u32,
+    dir: &Path,
+) -> Result<(QuantizedModel, f64), PointError> {
+    let models = dir.join("models");
+    let path = models.join(format!("b{bits}.json"));
+    let acc_path = models.join(format!("b{bits}.accuracy"));
+    if path.is_file() && acc_path.is_file() {
+        let acc: f64 = std::fs::read_to_string(&acc_path)?
+            .trim()
+            .parse()
+            .map_err(|e| PointError(format!("{}: {e}", acc_path.display())))?;
+        return Ok((QuantizedModel::load(&path)?, acc));
+    }
+    let mut c = config.clone();
+    c.train.bits = bits;
+    let mut trainer = Trainer::new(c.train_config()?)?;
+    training::drive(&mut trainer, &models.join(format!("b{bits}-train")), true)?;
+    let k = c.export.activation_bits;
+    let rows = trainer.ptq_table(&[k])?;
+    let max_h = trainer.calibrate();
+    let exp = trainer.export(k, max_h)?;
+    exp.model.save(&path)?;
+    let acc = rows[0].integer.accuracy;
+    qornn_sim::atomic::write(&acc_path, format!("{acc}\n").as_bytes())?;
+    Ok((exp.model, acc))
+}
+
+fn run_point(config: &FlowConfig, p: &Point, dir: &Path) -> Result<PointResult, PointError> {
+    let (model, accuracy) = model_for(config, p.bits, dir)?;
+    let target = Target::parse(&p.target)
+        .ok_or_else(|| PointError(format!("unknown target `{}`", p.target)))?;
+    let opts = CoreOptions {
+        lanes: p.lanes,
+        multipliers: config.hardware.multipliers.parse().map_err(PointError)?,
+    };
+    let (text, cfg) = board_design(&model, &opts, None, "qornn_top")?;
+    let work = dir.join("synth").join(p.key());
+    std::fs::create_dir_all(&work)?;
+    let v = work.join("top.v");
+    qornn_sim::atomic::write(&v, text.as_bytes())?;
+    let so = SynthOptions {
+        target,
+        top: "qornn_top".into(),
+        seed: config.hardware.seed,
+        freq_mhz: target.default_freq_mhz(),
+        constraints: None,
+        bitstream: false,
+    };
+    let base = PointResult {
+        point: p.clone(),
+        accuracy,
+        luts: None,
+        dsps: None,
+        fmax_mhz: None,
+        cycles_per_step: cfg.cycles_per_step(),
+        fits: false,
+        error: None,
+    };
+    Ok(match synthesize(&v, &work, &so) {
+        Ok(r) => PointResult {
+            luts: Some(r.usage(Resource::Luts).used),
+            dsps: Some(r.usage(Resource::Dsps).used),
+            fmax_mhz: r.fmax(),
+            fits: true,
+            ..base
+        },
+        Err(e @ SynthError::DoesNotFit { .. }) => PointResult {
+            error: Some(e.to_string()),
+            ..base
+        },
+        Err(e) => return Err(e.into()),
+    })
+}
+
+/// Run `points` (skipping those with a result unless `force`), each into `dir/points/`. A point
+/// that fails is recorded with its error; the others go on.
+pub fn run_points(
+    config: &FlowConfig,
+    points: &[&Point],
+    dir: &Path,
+    force: bool,
+) -> Result<(), SweepError> {
+    for (i, p) in points.iter().enumerate() {
+        if !force && result_path(dir, p).is_file() {
+            eprintln!("[{}/{}] {}: done already", i + 1, points.len(), p.key());
+            continue;
+        }
+        eprintln!("[{}/{}] {} …", i + 1, points.len(), p.key());
+        let result = run_point(config, p, dir).unwrap_or_else(|e| PointResult {
+            point: (*p).clone(),
+            accuracy: 0.0,
+            luts: None,
+            dsps: None,
+            fmax_mhz: None,
+            cycles_per_step: 0,
+            fits: false,
+            error: Some(e.0),
+        });
+        if let Some(e) = &result.error {
+            eprintln!("      failed: {e}");
+        }
+        save_result(dir, &result)?;
+    }
+    Ok(())
+}
+
+/// Gather every point of `dir` into `sweep.md`, `sweep.html`, `sweep.json` and the Pareto
+/// plots; returns the Markdown.
+pub fn merge(dir: &Path) -> Result<String, SweepError> {
+    let results = load_results(dir)?;
+    let mut md = format!(
+        "# qornn sweep\n\n{} points.\n\n{}",
+        results.len(),
+        table(&results)
+    );
+    let charts = [
+        (
+            "pareto_luts.png",
+            "LUTs",
+            pareto_chart(&results, "LUTs", |r| r.luts.map(|v| v as f64)),
+        ),
+        (
+            "pareto_latency.png",
+            "latency per step (µs)",
+            pareto_chart(&results, "latency per step (µs)", |r| r.latency_us()),
+        ),
+    ];
+    for (file, label, chart) in charts {
+        match chart.save(&dir.join(file)) {
+            Ok(()) => md += &format!("\n![accuracy vs {label}]({file})\n"),
+            Err(e) => eprintln!("warning: no {file}: {e}"),
+        }
+    }
+    crate::report::write_report(dir, "sweep", "qornn sweep", &results, &md).map_err(|source| {
+        SweepError::Io {
+            path: dir.to_owned(),
+            source,
+        }
+    })?;
+    Ok(md)
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,32 @@ pub enum InputCommand {
         after_help = "Example:\n  qornn input random --model model.json --sequences 4 --steps 100 -o input.json"
     )]
     Random(RandomInputArgs),
+    /// Write test sequences of a task (copy or adding) as integer codes, the way the trained
+    /// model's exporter codes them.
+    #[command(
+        after_help = "Example:\n  qornn input task --task copy --delay 1000 --sequences 2 -o copy1000.json"
+    )]
+    Task(TaskInputArgs),
+}
+
+/// Arguments of `qornn input task`.
+#[derive(Args)]
+pub struct TaskInputArgs {
+    /// `copy` or `adding`.
+    #[arg(long, default_value = "copy")]
+    task: String,
+    /// Copy-task delay T0 (sequence length T0 + 20).
+    #[arg(long, default_value_t = 100)]
+    delay: usize,
+    /// Adding-task length T.
+    #[arg(long, default_value_t = 200)]
+    length: usize,
+    /// Number of sequences (the first ones of the test split).
+    #[arg(long, default_value_t = 1)]
+    sequences: usize,
+    /// Output file.
+    #[arg(short, long)]
+    output: PathBuf,
 }
 
 /// Arguments of `qornn input random`.
@@ -41,6 +67,30 @@ pub struct RandomInputArgs {
 /// Run a `qornn input` verb.
 pub fn run(cmd: InputCommand) -> Result<ExitCode> {
     match cmd {
+        InputCommand::Task(a) => {
+            use qornn_quant::tasks::{Split, Task, TaskSpec};
+            let spec = match a.task.as_str() {
+                "copy" => TaskSpec::Copy { delay: a.delay },
+                "adding" => TaskSpec::Adding { steps: a.length },
+                other => anyhow::bail!(
+                    "`qornn input task` makes copy or adding sequences, not `{other}`"
+                ),
+            };
+            anyhow::ensure!(a.sequences > 0, "--sequences must be at least 1");
+            let task = Task::load(&spec)?;
+            let ids = task.test_ids(a.sequences);
+            let seqs = qornn_quant::export::batch_sequences(&task, Split::Test, &ids);
+            save_inputs(&a.output, &seqs)?;
+            println!(
+                "wrote {} ({} {} sequences × {} steps × {} inputs)",
+                a.output.display(),
+                seqs.len(),
+                task.name(),
+                task.steps(),
+                seqs[0].width()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         InputCommand::Random(a) => {
             anyhow::ensure!(a.steps > 0, "--steps must be at least 1");
             let model =

@@ -9,6 +9,7 @@ pub mod golden;
 pub mod hdl_sim;
 pub mod input;
 pub mod model;
+pub mod sweep;
 pub mod synth;
 pub mod train;
 pub mod vcd_diff;

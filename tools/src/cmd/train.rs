@@ -99,6 +99,7 @@ model.json (the exported integer QuantizedModel at --activation-bits) and ptq.js
 (float / fake-quant / integer metrics for each of --ptq-widths).\n\n\
 Examples:\n  qornn train --task copy --delay 100 --method ste-bjorck --bits 5 --hidden 128 --out runs/copy100\n  \
 qornn train --task copy --delay 100 --out runs/copy100 --resume --steps 8000\n  \
+qornn train --task copy --delay 1000 --init-from runs/copy100/checkpoint.json --out runs/copy1000\n  \
 qornn train --task psmnist --data /usr/share/datasets/fashion-mnist --method ste-bjorck --bits 4 --hidden 128 --epochs 2 --out runs/pfmnist"
 )]
 pub struct TrainArgs {
@@ -192,6 +193,10 @@ pub struct TrainArgs {
     /// Continue from <out>/checkpoint.json (its settings win, except --steps/--epochs/--threads).
     #[arg(long)]
     resume: bool,
+    /// Start from the weights of another run's checkpoint (same shape and orthogonality
+    /// kind): a curriculum over delays, or full precision first, then quantisation-aware.
+    #[arg(long)]
+    init_from: Option<PathBuf>,
     /// Hidden-state bits of the exported model.
     #[arg(long, default_value_t = 12)]
     activation_bits: u32,
@@ -284,7 +289,13 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
                 ck_path.display()
             );
         }
-        Trainer::new(a.config()?)?
+        let mut t = Trainer::new(a.config()?)?;
+        if let Some(p) = &a.init_from {
+            let ck = Trainer::load_checkpoint(p)?;
+            t.init_from(&ck)
+                .with_context(|| format!("--init-from {}", p.display()))?;
+        }
+        t
     };
     if let Some(e) = a.epochs {
         let per = trainer
