@@ -426,6 +426,24 @@ impl Trainer {
         })
     }
 
+    /// Start from the parameters of another run's checkpoint (curriculum over delays, or a
+    /// full-precision run warm-starting quantisation-aware training). The network shape and
+    /// the kind of orthogonal parametrisation must match; the optimiser starts afresh.
+    pub fn init_from(&mut self, ck: &Checkpoint) -> Result<(), TrainError> {
+        let (a, b) = (&ck.model.config, &self.model.config);
+        let same_kind = std::mem::discriminant(&a.ortho) == std::mem::discriminant(&b.ortho);
+        if a.shape != b.shape || !same_kind {
+            return Err(TrainError::Config(format!(
+                "cannot start from a model of shape {:?} with {:?} (this run: {:?} with {:?})",
+                a.shape, a.ortho, b.shape, b.ortho
+            )));
+        }
+        self.model.params = ck.model.params.clone();
+        self.model.power = ck.model.power.clone();
+        self.model.warm = false;
+        Ok(())
+    }
+
     /// One optimiser step on a fresh training batch; returns that batch's stats.
     pub fn train_step(&mut self) -> Result<Stats, TrainError> {
         let cfg = &self.config;
