@@ -122,3 +122,15 @@ fn random_models_agree_everywhere() {
         );
     }
 }
+#[test]
+fn the_trained_copy_model_agrees_over_a_long_sequence() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
+    let model = QuantizedModel::load(&std::path::Path::new(dir).join("copy-model.json")).unwrap();
+    let seqs = qornn_sim::sequence::load_inputs(
+        &std::path::Path::new(dir).join("copy-input.json"),
+        &model,
+    )
+    .unwrap();
+    assert!(seqs.iter().map(|s| s.steps()).sum::<usize>() >= 1000);
+    all_agree(&model, &CoreOptions::new(8), &seqs, 120);
+}

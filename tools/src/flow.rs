@@ -336,6 +336,8 @@ pub struct FlowReport {
     pub all_equal: bool,
     /// Where the flow stopped, if it did.
     pub stopped: Option<String>,
+    /// What was left out and why (a simulator that is not installed, ...).
+    pub notes: Vec<String>,
 }
 
 /// A co-simulation row of the report.
@@ -505,11 +507,12 @@ fn stages(config: &FlowConfig, r: &mut Runner) -> Result<(), FlowError> {
             hw.rust_hdl_sequences,
         )];
         let have = |t: &str| crate::external::find(t).is_ok();
-        if hw.verilator_sequences > 0 && have("verilator") {
-            runs.push((vec!["verilator".into()], hw.verilator_sequences));
-        }
-        if hw.iverilog_sequences > 0 && have("iverilog") {
-            runs.push((vec!["iverilog".into()], hw.iverilog_sequences));
+        for (sim, count) in [("verilator", hw.verilator_sequences), ("iverilog", hw.iverilog_sequences)] {
+            match crate::external::find(sim) {
+                Ok(_) if count > 0 => runs.push((vec![sim.into()], count)),
+                Ok(_) => {}
+                Err(e) => rep.notes.push(format!("{sim} left out of the co-simulation: {e}")),
+            }
         }
         for (sims, count) in runs {
             let part = &seqs[..count.min(seqs.len())];
@@ -769,6 +772,9 @@ pub fn markdown(rep: &FlowReport, out: &Path) -> String {
     let mut md = String::from("# qornn flow report\n\n");
     if let Some(stop) = &rep.stopped {
         md += &format!("**The flow stopped** at {stop}. Everything up to there is below.\n\n");
+    }
+    for note in &rep.notes {
+        md += &format!("> Note: {note}\n\n");
     }
     let mut t = Table::new(&["stage", "time", "status"]);
     for s in &rep.stages {
