@@ -603,7 +603,8 @@ pub fn evaluate_ids(
     calibrate: bool,
 ) -> Stats {
     let shape = model.shape();
-    let chunk = (1 << 20) / (task.steps() * shape.n.max(16)).max(1);
+    // about 64 MB of states per evaluation chunk
+    let chunk = (1 << 24) / (task.steps() * shape.n.max(16)).max(1);
     let chunk = chunk.clamp(16, 1024);
     let mut total = Stats::default();
     for part in ids.chunks(chunk) {
