@@ -297,11 +297,23 @@ impl CoreConfig {
         self.output - (self.output_blocks() - 1) * self.lanes
     }
 
-    /// The fixed pipeline depth added to every step (see `docs/core.md`): in each phase the
-    /// last row leaves the lane that owns it (the systolic skew), then lane and
-    /// post-processor stages and the hand-overs: [`PIPELINE_FIXED`] cycles in all.
+    /// Idle cycles between the last recurrent token and the first output token. A row of h_t
+    /// in lane p of the last block is written into the state buffer
+    /// `LANE_STAGES + H_STAGES + 1 + p` clocks after the last recurrent token, and the output
+    /// phase reads it `(⌈n/P⌉−1)·P + p` clocks after its start: it must start at least
+    /// `LANE_STAGES + H_STAGES + 1 − (⌈n/P⌉−1)·P` clocks after the recurrent phase ends
+    /// (earlier blocks are written earlier still). Zero whenever n ≥ P + 17.
+    pub fn out_gap(&self) -> u64 {
+        (LANE_STAGES + H_STAGES + 1)
+            .saturating_sub(((self.hidden_blocks() - 1) * self.lanes) as u64)
+    }
+
+    /// The clocks a step takes beyond the ideal (see `docs/core.md`): the gap before the
+    /// output phase, the systolic skew of the last output row (it leaves lane L_y − 1), and
+    /// the output rows' path: the sequencer's token register, the lane stages and the
+    /// post-processor's output stages ([`Y_PATH`] in all).
     pub fn pipeline_depth(&self) -> u64 {
-        (self.last_hidden_lanes() - 1 + self.last_output_lanes() - 1) as u64 + PIPELINE_FIXED
+        self.out_gap() + (self.last_output_lanes() - 1) as u64 + Y_PATH
     }
 
     /// Cycles per step the core takes: ideal + pipeline depth. The core counts it too
@@ -311,8 +323,12 @@ impl CoreConfig {
     }
 }
 
-/// The lane-independent part of the pipeline depth (measured and explained in docs/core.md).
-pub const PIPELINE_FIXED: u64 = 16;
+/// Register stages of a lane, from its token register to its result register.
+pub const LANE_STAGES: u64 = 6;
+pub use crate::requant::{H_STAGES, Y_STAGES};
+/// The output rows' fixed path: the sequencer's token register, the lane, the
+/// post-processor's output stages.
+pub const Y_PATH: u64 = 1 + LANE_STAGES + Y_STAGES;
 
 /// Bits to hold `0..n` (at least 1).
 pub fn clog2(n: usize) -> usize {

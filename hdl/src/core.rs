@@ -133,11 +133,10 @@ impl QornnCore {
         }
         line("seq$h_rdata = hbuf$rdata".into());
         for (a, b) in [
-            ("rq_valid", "out_valid"),
-            ("rq_is_y", "out_is_y"),
-            ("rq_last", "out_last"),
-            ("rq_row", "out_row"),
-            ("rq_y", "out_y"),
+            ("rq_valid", "y_valid"),
+            ("rq_last", "y_last"),
+            ("rq_row", "y_row"),
+            ("rq_y", "y_out"),
         ] {
             line(format!("seq${a} = requant${b}"));
         }
@@ -158,8 +157,6 @@ impl QornnCore {
             line(format!("roms${i}$address = {src}"));
             line(format!("lanes${i}$weight = roms${i}$data"));
         }
-        line("requant$start = seq$rq_start".into());
-        line("requant$mode_y = seq$rq_mode_y".into());
         let or = |f: &str| {
             (0..p)
                 .map(|i| format!("lanes${i}${f}"))
@@ -169,10 +166,11 @@ impl QornnCore {
         line(format!("requant$in_valid = {}", or("res_valid")));
         line(format!("requant$in_acc = {}", or("res_acc")));
         line("hbuf$raddr = seq$h_raddr".into());
-        line("hbuf$we = requant$out_valid & ~requant$out_is_y".into());
-        line("hbuf$waddr = requant$out_row".into());
-        line("hbuf$wdata = requant$out_h".into());
-        line("hbuf$swap = requant$out_valid & requant$out_last & ~requant$out_is_y".into());
+        line("hbuf$rbank = seq$h_rbank".into());
+        line("hbuf$wbank = seq$h_wbank".into());
+        line("hbuf$we = requant$h_valid".into());
+        line("hbuf$waddr = requant$h_row".into());
+        line("hbuf$wdata = requant$h_out".into());
         line("x_ready = seq$x_ready".into());
         line("y_valid = seq$y_valid".into());
         line("y_data = seq$y_data".into());
@@ -200,11 +198,10 @@ impl Logic for QornnCore {
         self.seq.x_data.next.clone_from_slice(self.x_data.val());
         self.seq.y_ready.next = self.y_ready.val();
         self.seq.h_rdata.next = self.hbuf.rdata.val();
-        self.seq.rq_valid.next = self.requant.out_valid.val();
-        self.seq.rq_is_y.next = self.requant.out_is_y.val();
-        self.seq.rq_last.next = self.requant.out_last.val();
-        self.seq.rq_row.next = self.requant.out_row.val();
-        self.seq.rq_y.next = self.requant.out_y.val();
+        self.seq.rq_valid.next = self.requant.y_valid.val();
+        self.seq.rq_last.next = self.requant.y_last.val();
+        self.seq.rq_row.next = self.requant.y_row.val();
+        self.seq.rq_y.next = self.requant.y_out.val();
         // Token chain and ROMs.
         let (mut res_valid, mut res_acc) = (0u64, 0u64);
         for i in 0..self.lanes.len() {
@@ -251,16 +248,14 @@ impl Logic for QornnCore {
         }
         // Post-processor and state buffer.
         let rq = &mut self.requant;
-        rq.start.next = self.seq.rq_start.val();
-        rq.mode_y.next = self.seq.rq_mode_y.val();
         rq.in_valid.next = res_valid;
         rq.in_acc.next = res_acc;
-        let h_row = rq.out_valid.is_high() && !rq.out_is_y.is_high();
         self.hbuf.raddr.next = self.seq.h_raddr.val();
-        self.hbuf.we.next = h_row as u64;
-        self.hbuf.waddr.next = rq.out_row.val();
-        self.hbuf.wdata.next = rq.out_h.val();
-        self.hbuf.swap.next = (h_row && rq.out_last.is_high()) as u64;
+        self.hbuf.rbank.next = self.seq.h_rbank.val();
+        self.hbuf.wbank.next = self.seq.h_wbank.val();
+        self.hbuf.we.next = rq.h_valid.val();
+        self.hbuf.waddr.next = rq.h_row.val();
+        self.hbuf.wdata.next = rq.h_out.val();
         // Outputs.
         self.x_ready.next = self.seq.x_ready.val();
         self.y_valid.next = self.seq.y_valid.val();
@@ -280,21 +275,19 @@ impl Logic for QornnCore {
             &mut self.seq.y_ready,
             &mut self.seq.h_rdata,
             &mut self.seq.rq_valid,
-            &mut self.seq.rq_is_y,
             &mut self.seq.rq_last,
             &mut self.seq.rq_row,
             &mut self.seq.rq_y,
             &mut self.requant.reset,
-            &mut self.requant.start,
-            &mut self.requant.mode_y,
             &mut self.requant.in_valid,
             &mut self.requant.in_acc,
             &mut self.hbuf.reset,
             &mut self.hbuf.raddr,
+            &mut self.hbuf.rbank,
             &mut self.hbuf.we,
+            &mut self.hbuf.wbank,
             &mut self.hbuf.waddr,
             &mut self.hbuf.wdata,
-            &mut self.hbuf.swap,
         ] {
             p.connect();
         }

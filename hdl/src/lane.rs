@@ -3,10 +3,17 @@
 //! A lane sees a stream of *tokens* (operand, ROM address, flags) from its left neighbour (lane
 //! 0 from the sequencer) and passes each one on to its right neighbour one cycle later: the
 //! hidden vector moves one lane per cycle. Its own ROM bank is read at the token's address, so
-//! the weight arrives together with the registered token (stage 1). Stage 2 multiplies
-//! (16×16 signed, or shift-and-add), stage 3 shifts the product by s_w (W), s_u (U) or 0 (V)
-//! and accumulates; the token flagged `last` completes the row, whose sum leaves on
-//! `res_valid`/`res_acc` for one cycle (zero otherwise, so lane results can be OR-ed).
+//! the weight arrives together with the registered token. Six register stages, each with at
+//! most one carry chain or one multiplier between registers:
+//!
+//! 1. token (`out_*`, forwarded to lane p+1; the ROM answers alongside);
+//! 2. operands: the operand and the weight registered (the DSP block's input registers; on
+//!    ECP5 nextpnr times MULT18X18D as combinational, so a block-RAM output must not feed it);
+//! 3. product: 16×16 signed (DSP) or shift-and-add (LUT) (the DSP's output register);
+//! 4. term: the product shifted by s_w (W), s_u (U) or 0 (V);
+//! 5. accumulate (restarted by the token flagged `first`);
+//! 6. result: after the token flagged `last`, the row's sum leaves on `res_valid`/`res_acc` for
+//!    one cycle (zero otherwise, so lane results can be OR-ed) if p < the block's active lanes.
 //!
 //! All arithmetic wraps at the lane's accumulator width, in both descriptions; the model's
 //! width analysis proves that no value of a real row ever wraps.
@@ -104,13 +111,25 @@ pub struct Lane {
     /// The row's sum (zero when `res_valid` is low).
     pub res_acc: Port<Out>,
     _p: LaneParams,
-    _prod_valid: bool,
-    _prod_first: bool,
-    _prod_last: bool,
-    _prod_kind: u64,
-    _prod_active: u64,
-    _prod: i64,
+    _o: Stage,
+    _m: Stage,
+    _t: Stage,
     _acc: i64,
+    _done: bool,
+}
+
+/// One register stage of a lane's pipeline (token flags and the stage's value).
+#[derive(Debug, Clone, Copy, Default)]
+struct Stage {
+    valid: bool,
+    first: bool,
+    last: bool,
+    kind: u64,
+    active: u64,
+    /// O: the operand; M: the product; T: the shifted product (the term).
+    value: i64,
+    /// O: the weight.
+    weight: i64,
 }
 
 impl Lane {
@@ -137,13 +156,11 @@ impl Lane {
             res_valid: Port::bit(),
             res_acc: Port::new(p.acc_bits),
             _p: p,
-            _prod_valid: false,
-            _prod_first: false,
-            _prod_last: false,
-            _prod_kind: 0,
-            _prod_active: 0,
-            _prod: 0,
+            _o: Stage::default(),
+            _m: Stage::default(),
+            _t: Stage::default(),
             _acc: 0,
+            _done: false,
         }
     }
 
@@ -157,15 +174,15 @@ impl Lane {
                 32,
                 format!(
                     "$signed({}) * $signed({})",
-                    sign_extend("out_data", kd, 16),
-                    sign_extend("weight", kw, 16)
+                    sign_extend("o_data", kd, 16),
+                    sign_extend("o_w", kw, 16)
                 ),
             ),
             Multipliers::Lut => {
                 let pw = kd + kw;
                 let mut terms = Vec::new();
                 for b in 0..kw {
-                    let t = format!("({{{pw}{{weight[{b}]}}}} & (dx <<< {b}))");
+                    let t = format!("({{{pw}{{o_w[{b}]}}}} & (dx <<< {b}))");
                     terms.push(if b + 1 == kw {
                         format!("- {t}")
                     } else if b == 0 {
@@ -179,50 +196,59 @@ impl Lane {
         };
         let dx = match p.multipliers {
             Multipliers::Lut => format!(
-                "wire signed [{pw1}:0] dx = $signed(out_data);\n",
+                "wire signed [{pw1}:0] dx = $signed(o_data);\n",
                 pw1 = kd + kw - 1
             ),
             Multipliers::Dsp => String::new(),
         };
         let kind_shift = format!(
-            "(prod_kind == 2'd0) ? (prod_l <<< {sw}) : (prod_kind == 2'd1) ? (prod_l <<< {su}) : prod_l",
+            "(m_kind == 2'd0) ? (prod_l <<< {sw}) : (m_kind == 2'd1) ? (prod_l <<< {su}) : prod_l",
             sw = p.w_shift,
             su = p.u_shift
         );
         let ab = p.active_bits;
         format!(
-            "// Lane {index}: token stage (out_*), product stage (prod*), accumulate stage (acc).
-reg prod_valid, prod_first, prod_last;
-reg [1:0] prod_kind;
-reg [{ab1}:0] prod_active;
+            "// Lane {index}: token stage (out_*, the ROM answers alongside), operand stage (o_*: the
+// DSP's input registers), product stage (m_*: its output register), term stage (t_*: the
+// product shifted by kind), accumulate stage (acc), result stage (res_*).
+reg o_valid, o_first, o_last, m_valid, m_first, m_last, t_valid, t_first, t_last, done;
+reg [1:0] o_kind, m_kind;
+reg [{ab1}:0] o_active, m_active, t_active;
+reg signed [{kd1}:0] o_data;
+reg signed [{kw1}:0] o_w;
 reg signed [{pb1}:0] prod;
+reg signed [{lw1}:0] term;
 reg signed [{lw1}:0] acc;
 {dx}wire signed [{lw1}:0] prod_l = prod;
-wire signed [{lw1}:0] term = {kind_shift};
-wire signed [{lw1}:0] sum = (prod_first ? {lw}'sd0 : acc) + term;
-wire done = prod_valid & prod_last & ({ab}'d{index} < prod_active);
 initial begin
-   prod_valid = 0; prod_first = 0; prod_last = 0; prod_kind = 0; prod_active = 0;
-   prod = 0; acc = 0;
+   o_valid = 0; o_first = 0; o_last = 0; o_kind = 0; o_active = 0; o_data = 0; o_w = 0;
+   m_valid = 0; m_first = 0; m_last = 0; m_kind = 0; m_active = 0; prod = 0;
+   t_valid = 0; t_first = 0; t_last = 0; t_active = 0; term = 0; acc = 0; done = 0;
    out_valid = 0; out_first = 0; out_last = 0; out_kind = 0; out_data = 0; out_addr = 0;
    out_active = 0; res_valid = 0; res_acc = 0;
 end
+// Data registers: no reset, so that yosys can pack them into the DSP block.
+always @(posedge clock) begin
+   o_first <= out_first; o_last <= out_last; o_kind <= out_kind; o_active <= out_active;
+   o_data <= out_data; o_w <= weight;
+   m_first <= o_first; m_last <= o_last; m_kind <= o_kind; m_active <= o_active;
+   prod <= {prod_expr};
+   t_first <= m_first; t_last <= m_last; t_active <= m_active;
+   term <= {kind_shift};
+   if (t_valid) acc <= (t_first ? {lw}'sd0 : acc) + term;
+end
 always @(posedge clock) begin
    if (reset) begin
-      out_valid <= 1'b0;
-      prod_valid <= 1'b0;
+      out_valid <= 1'b0; o_valid <= 1'b0; m_valid <= 1'b0; t_valid <= 1'b0; done <= 1'b0;
       res_valid <= 1'b0;
       res_acc <= {lw}'d0;
    end else begin
-      if (prod_valid) acc <= sum;
       res_valid <= done;
-      res_acc <= done ? sum : {lw}'sd0;
-      prod_valid <= out_valid;
-      prod_first <= out_first;
-      prod_last <= out_last;
-      prod_kind <= out_kind;
-      prod_active <= out_active;
-      prod <= {prod_expr};
+      res_acc <= done ? acc : {lw}'sd0;
+      done <= t_valid & t_last & ({ab}'d{index} < t_active);
+      t_valid <= m_valid;
+      m_valid <= o_valid;
+      o_valid <= out_valid;
       out_valid <= in_valid;
       out_first <= in_first;
       out_last <= in_last;
@@ -234,6 +260,8 @@ always @(posedge clock) begin
 end",
             index = p.index,
             ab1 = ab - 1,
+            kd1 = kd - 1,
+            kw1 = kw - 1,
             pb1 = prod_bits - 1,
             lw1 = lw - 1,
         )
@@ -260,36 +288,57 @@ impl Logic for Lane {
             return;
         }
         let p = self._p;
-        if self.reset.is_high() {
-            self.out_valid.next = 0;
-            self._prod_valid = false;
-            self.res_valid.next = 0;
-            self.res_acc.next = 0;
-            return;
+        let reset = self.reset.is_high();
+        let (t, m, o) = (self._t, self._m, self._o);
+        let (acc_old, done_old) = (self._acc, self._done);
+        // The data registers shift regardless of reset, as in the Verilog (whose DSP-packed
+        // registers have none); reset clears the valid flags.
+        // Accumulate stage.
+        if t.valid {
+            let base = if t.first { 0 } else { acc_old };
+            self._acc = sext(to_bits(base.wrapping_add(t.value), p.acc_bits), p.acc_bits);
         }
-        // Stage 3: shift and accumulate.
-        let shift = match self._prod_kind {
+        // Term stage: the product shifted by s_w (W), s_u (U) or 0 (V).
+        let shift = match m.kind {
             KIND_W => p.w_shift,
             KIND_U => p.u_shift,
             _ => 0,
         };
-        let term = sext(to_bits(self._prod << shift, p.acc_bits), p.acc_bits);
-        let base = if self._prod_first { 0 } else { self._acc };
-        let sum = sext(to_bits(base.wrapping_add(term), p.acc_bits), p.acc_bits);
-        if self._prod_valid {
-            self._acc = sum;
+        self._t = Stage {
+            valid: m.valid && !reset,
+            value: sext(to_bits(m.value << shift, p.acc_bits), p.acc_bits),
+            weight: 0,
+            ..m
+        };
+        // Product stage: the registered operand times the registered weight.
+        self._m = Stage {
+            valid: o.valid && !reset,
+            value: o.value * o.weight,
+            weight: 0,
+            ..o
+        };
+        // Operand stage: the token's operand and the weight its ROM read returned.
+        self._o = Stage {
+            valid: self.out_valid.is_high() && !reset,
+            first: self.out_first.is_high(),
+            last: self.out_last.is_high(),
+            kind: self.out_kind.val(),
+            active: self.out_active.val(),
+            value: self.out_data.val_i64(),
+            weight: self.weight.val_i64(),
+        };
+        if reset {
+            self._done = false;
+            self.out_valid.next = 0;
+            self.res_valid.next = 0;
+            self.res_acc.next = 0;
+            return;
         }
-        let done = self._prod_valid && self._prod_last && (p.index as u64) < self._prod_active;
-        self.res_valid.set_bool(done);
-        self.res_acc.set_i64(if done { sum } else { 0 });
-        // Stage 2: multiply the registered operand by the weight that arrived with it.
-        self._prod_valid = self.out_valid.is_high();
-        self._prod_first = self.out_first.is_high();
-        self._prod_last = self.out_last.is_high();
-        self._prod_kind = self.out_kind.val();
-        self._prod_active = self.out_active.val();
-        self._prod = self.out_data.val_i64() * self.weight.val_i64();
-        // Stage 1: register (and forward) the token.
+        // Result stage: the finished row's sum, one clock after its last term.
+        self._done = t.valid && t.last && (p.index as u64) < t.active;
+        self.res_valid.set_bool(done_old);
+        self.res_acc.set_i64(if done_old { acc_old } else { 0 });
+        // Token stage: register (and forward) the token.
         self.out_valid.next = self.in_valid.val();
         self.out_first.next = self.in_first.val();
         self.out_last.next = self.in_last.val();
@@ -333,7 +382,7 @@ mod tests {
         l.connect_all();
         let mut weights = std::collections::VecDeque::new();
         let mut out = None;
-        for step in 0..ops.len() + 6 {
+        for step in 0..ops.len() + 10 {
             if let Some((d, w, k)) = ops.get(step) {
                 l.in_valid.set_bool(true);
                 l.in_first.set_bool(step == 0);
@@ -392,13 +441,11 @@ mod tests {
     fn lane_verilog_names_its_ports() {
         let v = Lane::new(params(Multipliers::Dsp)).verilog();
         assert!(
-            v.contains(
-                "$signed({{8{out_data[7]}}, out_data}) * $signed({{12{weight[3]}}, weight})"
-            ),
+            v.contains("$signed({{8{o_data[7]}}, o_data}) * $signed({{12{o_w[3]}}, o_w})"),
             "{v}"
         );
         let v = Lane::new(params(Multipliers::Lut)).verilog();
-        assert!(v.contains("- ({12{weight[3]}} & (dx <<< 3))"), "{v}");
+        assert!(v.contains("- ({12{o_w[3]}} & (dx <<< 3))"), "{v}");
         assert!(!v.contains(" * "), "{v}");
     }
 }

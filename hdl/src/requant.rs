@@ -1,18 +1,28 @@
-//! The row post-processor (a native leaf): bias, activation, requantisation — or, in the output
-//! phase, the output bias.
+//! The row post-processor (a native leaf): bias, activation, requantisation — or, for output
+//! rows, the output bias.
 //!
-//! Row sums arrive one per cycle at most, in row order (lane 0's row, lane 1's, ...). A row
-//! counter, restarted by `start` (which also latches the phase), indexes the bias ROMs.
-//! Four register stages:
+//! Row sums arrive one per cycle at most, in row order: the n hidden rows of a step, then its d
+//! output rows. A row counter (h rows 0..n, then y rows 0..d, then h again) indexes the bias
+//! ROMs. Hidden rows leave on `h_*` after ten register stages, output rows on `y_*` after three;
+//! each stage has at most one short carry chain or two LUT levels:
 //!
 //! 1. register the sum; read b[i] (and β[i]) or c[k] from their ROMs;
-//! 2. `s = acc + b`, activation (ReLU, or modReLU `sign(s)·max(|s| + β, 0)`) — or `y = acc + c`;
-//! 3. `a·M`, M a constant (shift-and-add: no DSP block);
-//! 4. round half to even by r and saturate to k_a bits, exactly as the spec's hardware note:
-//!    `q = p >>> r`, +1 when bit r−1 is set and (a lower bit is set, or bit r is set).
+//! 2. `s = acc + b` at A+2 bits — or `y = acc + c` at A_y bits (then the `y_*` register);
+//! 3. modReLU: `s + β`, `s − β`, the sign and `s ≠ 0` (ReLU: `s` and its sign);
+//! 4. the activation `a` (ReLU `max(s, 0)`; modReLU `sign(s)·max(|s| + β, 0)`, which is
+//!    `max(s + β, 0)` for s > 0 and `min(s − β, 0)` for s < 0), kept at A bits;
+//! 5. – 6. `a·M`, M a constant: its canonical signed digits give at most 8 shifted copies of
+//!    ±a (plus one constant for the negations), reduced by carry-save adders (two levels per
+//!    stage) to two vectors at A+16 bits;
+//! 7. – 8. those two added, low half then high half (the carry registered between);
+//! 9. round half to even by r — `q = p >>> r`, +1 when bit r−1 is set and (a lower bit is set,
+//!    or bit r is set) — as an increment flag; saturation flags `q ≥ 2^(k_a−1) − 1` and
+//!    `q < −2^(k_a−1)` from bit tests on `p >>> r` (no wide comparator);
+//! 10. `h = max ? 2^(k_a−1) − 1 : min ? −2^(k_a−1) : (q + inc)` at k_a bits (exact: q + inc
+//!     only overflows when q is the maximum, which the first flag covers).
 //!
-//! Widths: the sum is taken at A+2 bits (cannot wrap), the activation kept at A bits and the
-//! product at A+16 bits, all of which the model's width analysis proves sufficient.
+//! Widths: every value of a real row fits (the model's width analysis); the Verilog computes
+//! the same function as `update()` on any register contents, valid or not.
 
 use crate::config::CoreConfig;
 use crate::port::{sext, to_bits, Port};
@@ -83,55 +93,91 @@ pub fn round_saturate(p: i64, r: u32, act_bits: usize) -> i64 {
     q.clamp(-max - 1, max)
 }
 
+/// The canonical signed digits of `m` (non-adjacent form): (bit, +1 or −1), low bit first.
+pub fn csd_digits(m: i64) -> Vec<(u32, i64)> {
+    let mut x = m;
+    let mut out = Vec::new();
+    let mut bit = 0;
+    while x != 0 {
+        if x & 1 == 1 {
+            let d = 2 - (x & 3);
+            out.push((bit, d));
+            x -= d;
+        }
+        x >>= 1;
+        bit += 1;
+    }
+    out
+}
+
+/// Register stages between a hidden row's sum at the input and its code on `h_out`.
+pub const H_STAGES: u64 = 10;
+/// Register stages between an output row's sum at the input and `y_out`.
+pub const Y_STAGES: u64 = 3;
+/// The hidden path's stages after stage 2 (3 to 9): the delay line of `update()`.
+const H_LINE: usize = 7;
+
 /// The post-processor.
 #[derive(LogicBlock)]
 pub struct Requant {
     /// Clock.
     pub clock: Signal<In, Clock>,
-    /// Synchronous reset.
+    /// Synchronous reset: the row counter restarts at hidden row 0.
     pub reset: Port<In>,
-    /// Restart the row counter; latch `mode_y`.
-    pub start: Port<In>,
-    /// The phase that `start` begins: 0 recurrent (h rows), 1 output (y rows).
-    pub mode_y: Port<In>,
     /// A row sum arrives.
     pub in_valid: Port<In>,
     /// The row sum (lane accumulator width).
     pub in_acc: Port<In>,
-    /// A processed row leaves.
-    pub out_valid: Port<Out>,
-    /// It is an output row (y), else a hidden row (h).
-    pub out_is_y: Port<Out>,
-    /// It is the last row of its phase.
-    pub out_last: Port<Out>,
-    /// Its index.
-    pub out_row: Port<Out>,
-    /// The new hidden code (hidden rows).
-    pub out_h: Port<Out>,
-    /// The output accumulator (output rows).
-    pub out_y: Port<Out>,
+    /// A hidden row's new code leaves.
+    pub h_valid: Port<Out>,
+    /// Its row.
+    pub h_row: Port<Out>,
+    /// The code.
+    pub h_out: Port<Out>,
+    /// An output row leaves.
+    pub y_valid: Port<Out>,
+    /// It is the last output row.
+    pub y_last: Port<Out>,
+    /// Its row.
+    pub y_row: Port<Out>,
+    /// The output accumulator.
+    pub y_out: Port<Out>,
     _p: RequantParams,
     _cnt: usize,
     _is_y: bool,
-    _s1: Stage,
-    _s2: Stage,
-    _s3: Stage,
+    _s1: Stage1,
+    _s2: Stage2,
+    _line: [HStage; H_LINE],
 }
 
 #[derive(Debug, Clone, Copy, Default)]
-struct Stage {
+struct Stage1 {
     valid: bool,
     is_y: bool,
     last: bool,
     row: usize,
-    /// Stage 1: the sum; 2: the activation; 3: the product.
-    value: i64,
-    /// Stage 1: b or c as read; 2 and 3: y.
-    bias: i64,
-    /// Stage 1: β.
+    acc: i64,
+    b: i64,
     beta: i64,
-    /// Stage 1: c.
-    cbias: i64,
+    c: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Stage2 {
+    valid: bool,
+    is_y: bool,
+    last: bool,
+    row: usize,
+    s: i64,
+    beta: i64,
+    y: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct HStage {
+    valid: bool,
+    row: usize,
+    h: i64,
 }
 
 impl Requant {
@@ -140,22 +186,21 @@ impl Requant {
         Requant {
             clock: Signal::default(),
             reset: Port::bit(),
-            start: Port::bit(),
-            mode_y: Port::bit(),
             in_valid: Port::bit(),
             in_acc: Port::new(p.lane_bits),
-            out_valid: Port::bit(),
-            out_is_y: Port::bit(),
-            out_last: Port::bit(),
-            out_row: Port::new(p.row_bits),
-            out_h: Port::new(p.act_bits),
-            out_y: Port::new(p.out_acc_bits),
+            h_valid: Port::bit(),
+            h_row: Port::new(p.row_bits),
+            h_out: Port::new(p.act_bits),
+            y_valid: Port::bit(),
+            y_last: Port::bit(),
+            y_row: Port::new(p.row_bits),
+            y_out: Port::new(p.out_acc_bits),
             _p: p,
             _cnt: 0,
             _is_y: false,
-            _s1: Stage::default(),
-            _s2: Stage::default(),
-            _s3: Stage::default(),
+            _s1: Stage1::default(),
+            _s2: Stage2::default(),
+            _line: [HStage::default(); H_LINE],
         }
     }
 
@@ -176,6 +221,16 @@ impl Requant {
         } else {
             s
         }
+    }
+
+    /// The hidden code of stage 2's contents: activation, ·M, rounding and saturation.
+    fn hidden_code(&self, s2: &Stage2) -> i64 {
+        let p = &self._p;
+        let a = p.acc_bits;
+        let pw = a + 16;
+        let act = sext(to_bits(self.activation(s2.s, s2.beta), a), a);
+        let prod = sext(to_bits(act.wrapping_mul(p.multiplier), pw), pw);
+        round_saturate(prod, p.shift, p.act_bits)
     }
 
     fn verilog(&self) -> String {
@@ -205,59 +260,127 @@ impl Requant {
         if let Some(beta) = beta {
             roms += &rom("beta_rom", beta, a);
         }
-        let act = if beta.is_some() {
-            format!(
-                "wire signed [{a1}:0] mag = s_neg ? -s : s;
-wire signed [{a1}:0] t = mag + $signed(s1_beta);
-wire signed [{a1}:0] tp = t[{a1}] ? {a2}'sd0 : t;
-wire signed [{a1}:0] act = (s == {a2}'sd0) ? {a2}'sd0 : (s_neg ? -tp : tp);",
-                a1 = a + 1,
-                a2 = a + 2
+        let (a1, a2, a2_1) = (a - 1, a + 2, a + 1);
+        // Stages 3 and 4: the activation.
+        let (s3_regs, s3_logic, act) = if beta.is_some() {
+            (
+                format!("reg signed [{a2_1}:0] s3_sp, s3_sm;\nreg s3_neg, s3_nz;\n"),
+                format!(
+                    "      s3_sp <= s2_s + s2_beta_x;\n      s3_sm <= s2_s - s2_beta_x;\n      s3_neg <= s2_s[{a2_1}];\n      s3_nz <= |s2_s;\n"
+                ),
+                format!(
+                    "wire signed [{a2_1}:0] act = ~s3_nz ? {a2}'sd0 : s3_neg ? (s3_sm[{a2_1}] ? s3_sm : {a2}'sd0) : (s3_sp[{a2_1}] ? {a2}'sd0 : s3_sp);"
+                ),
             )
         } else {
-            format!(
-                "wire signed [{a1}:0] act = s_neg ? {a2}'sd0 : s;",
-                a1 = a + 1,
-                a2 = a + 2
+            (
+                format!("reg signed [{a2_1}:0] s3_sp;\nreg s3_neg;\n"),
+                format!("      s3_sp <= s2_s;\n      s3_neg <= s2_s[{a2_1}];\n"),
+                format!("wire signed [{a2_1}:0] act = s3_neg ? {a2}'sd0 : s3_sp;"),
             )
         };
         let beta_read = if beta.is_some() {
-            "      s1_beta <= beta_rom[h_addr];\n".to_string()
+            "      s1_beta <= beta_rom[h_addr];\n      s2_beta <= s1_beta;\n".to_string()
         } else {
             String::new()
         };
         let beta_decl = if beta.is_some() {
-            format!("reg signed [{}:0] s1_beta;\n", a - 1)
+            format!(
+                "reg signed [{a1}:0] s1_beta, s2_beta;\nwire signed [{a2_1}:0] s2_beta_x = s2_beta;\n"
+            )
         } else {
             String::new()
         };
-        // a·M as shift-and-add over M's set bits.
-        let m = p.multiplier as u64;
-        let terms: Vec<String> = (0..15)
-            .filter(|b| (m >> b) & 1 == 1)
-            .map(|b| format!("(ax <<< {b})"))
-            .collect();
-        let prod = if terms.is_empty() {
-            format!("{pw}'sd0")
-        } else {
-            terms.join(" + ")
-        };
-        let round = if r == 0 {
-            "wire signed [QW1:0] qr = pq;".replace("QW1", &(qw - 1).to_string())
-        } else {
-            let below = if r >= 2 {
-                format!("(|pq[{}:0])", r - 2)
+        // Stages 5 and 6: a·M as carry-save additions of ±(a << i) over M's signed digits.
+        let digits = csd_digits(p.multiplier);
+        let mut mul = format!("wire [{}:0] ax = {{{{16{{s4_a[{a1}]}}}}, s4_a}};\n", pw - 1);
+        let mut vecs: Vec<String> = Vec::new();
+        let mut negs = 0u64;
+        for (k, &(bit, d)) in digits.iter().enumerate() {
+            let e = if d > 0 {
+                format!("ax << {bit}")
             } else {
-                "1'b0".to_string()
+                negs += 1;
+                format!("~(ax << {bit})")
             };
-            format!(
-                "wire signed [{qw1}:0] fl = pq >>> {r};
-wire inc = pq[{r1}] & ({below} | pq[{r}]);
-wire signed [{qw1}:0] qr = fl + {{{{{qw1}{{1'b0}}}}, inc}};",
-                qw1 = qw - 1,
-                r1 = r - 1
-            )
+            mul += &format!("wire [{}:0] mt{k} = {e};\n", pw - 1);
+            vecs.push(format!("mt{k}"));
+        }
+        if negs > 0 {
+            mul += &format!("wire [{}:0] mtk = {pw}'d{negs};\n", pw - 1);
+            vecs.push("mtk".into());
+        }
+        if vecs.is_empty() {
+            vecs.push(format!("{pw}'d0"));
+        }
+        let mut level = 0;
+        let mut csa = |vecs: Vec<String>, mul: &mut String| -> Vec<String> {
+            let mut next = Vec::new();
+            for (g, ch) in vecs.chunks(3).enumerate() {
+                if let [x, y, z] = ch {
+                    let n = format!("cs{level}_{g}");
+                    *mul += &format!(
+                        "wire [{w1}:0] {n}s = {x} ^ {y} ^ {z};\nwire [{w1}:0] {n}c = (({x} & {y}) | ({x} & {z}) | ({y} & {z})) << 1;\n",
+                        w1 = pw - 1
+                    );
+                    next.push(format!("{n}s"));
+                    next.push(format!("{n}c"));
+                } else {
+                    next.extend(ch.iter().cloned());
+                }
+            }
+            level += 1;
+            next
         };
+        for _ in 0..2 {
+            if vecs.len() > 2 {
+                vecs = csa(vecs, &mut mul);
+            }
+        }
+        assert!(vecs.len() <= 4, "at most 9 terms");
+        let m1n = vecs.len();
+        let m1_regs = (0..m1n).map(|i| format!("m1_v{i}")).collect::<Vec<_>>();
+        let mut m1_logic = String::new();
+        for (i, v) in vecs.iter().enumerate() {
+            m1_logic += &format!("      m1_v{i} <= {v};\n");
+        }
+        let mut vecs2 = m1_regs.clone();
+        for _ in 0..2 {
+            if vecs2.len() > 2 {
+                vecs2 = csa(vecs2, &mut mul);
+            }
+        }
+        assert!(vecs2.len() <= 2);
+        let x2 = vecs2[0].clone();
+        let y2 = vecs2.get(1).cloned().unwrap_or(format!("{pw}'d0"));
+        // Stages 7 and 8: the two vectors added, low half then high half.
+        let k = pw / 2;
+        let hk = pw - k;
+        let slo = if r >= 2 {
+            format!("|m3_lo[{}:0]", k.min(r - 1) - 1)
+        } else {
+            "1'b0".into()
+        };
+        // Stage 9: rounding and saturation flags, from bit tests of pq.
+        let bit = |i: usize| format!("pq[{}]", i.min(qw - 1));
+        let fl = |i: usize| bit(r + i);
+        let inc = if r == 0 {
+            "1'b0".to_string()
+        } else {
+            let mut sticky = vec!["m4_slo".to_string()];
+            if r >= 2 {
+                sticky.extend((k..=r - 2).map(bit));
+            }
+            format!("{} & ({} | {})", bit(r - 1), sticky.join(" | "), bit(r))
+        };
+        let f = qw - r;
+        let upper: Vec<String> = (ka - 1..=(f - 1).max(ka - 1)).map(fl).collect();
+        let upper = upper.join(", ");
+        let low: Vec<String> = (0..ka - 1).rev().map(fl).collect();
+        let low = low.join(", ");
+        let flo: Vec<String> = (0..ka).rev().map(fl).collect();
+        let flo = flo.join(", ");
+        let sgn = bit(qw - 1);
         let hmax = (1i64 << (ka - 1)) - 1;
         let nlast = p.hidden - 1;
         let dlast = p.output - 1;
@@ -272,61 +395,111 @@ reg signed [{a1}:0] s1_b;
 reg signed [{ay1}:0] s1_c;
 {beta_decl}reg s2_valid, s2_is_y, s2_last;
 reg [{rb1}:0] s2_row;
-reg signed [{a1}:0] s2_a;
+reg signed [{a2_1}:0] s2_s;
 reg signed [{ay1}:0] s2_y;
-reg s3_valid, s3_is_y, s3_last;
-reg [{rb1}:0] s3_row;
-reg signed [{pw1}:0] s3_p;
-reg signed [{ay1}:0] s3_y;
+{s3_regs}reg signed [{a1}:0] s4_a;
+reg [{pw1}:0] {m1_decl};
+reg [{pw1}:0] m2_x, m2_y;
+reg [{k1}:0] m3_lo, m4_lo;
+reg m3_c, m4_slo;
+reg [{hk1}:0] m3_xh, m3_yh, m4_hi;
+reg q1_max, q1_min, q1_inc;
+reg [{ka1}:0] q1_fl;
+reg hv3, hv4, hv5, hv6, hv7, hv8, hv9;
+reg [{rb1}:0] hr3, hr4, hr5, hr6, hr7, hr8, hr9;
 wire [{rb1}:0] h_addr = (cnt < {n}) ? cnt : {rb}'d0;
 wire [{rb1}:0] y_addr = (cnt < {d}) ? cnt : {rb}'d0;
 wire row_last = is_y ? (cnt == {rb}'d{dlast}) : (cnt == {rb}'d{nlast});
-wire signed [{a2_1}:0] s = $signed(s1_acc[{a1}:0]) + $signed(s1_b);
-wire s_neg = s[{a2_1}];
 {act}
-wire signed [{pw1}:0] ax = s2_a;
-wire signed [{qw1}:0] pq = s3_p;
-{round}
-localparam signed [{qw1}:0] HMAX = {qw}'sd{hmax};
-localparam signed [{qw1}:0] HMIN = -{qw}'sd{hmin};
+{mul}wire [{k}:0] lo_sum = {{1'b0, m2_x[{k1}:0]}} + {{1'b0, m2_y[{k1}:0]}};
+wire [{hk}:0] hi_sum = {{m3_xh, 1'b1}} + {{m3_yh, m3_c}};
+wire [{qw1}:0] pq = {{{qext}m4_hi, m4_lo}};
+wire up_zero = ~|{{{upper}}};
+wire up_ones = &{{{upper}}};
+wire low_ones = &{{{low}}};
 initial begin
-   cnt = 0; is_y = 0; s1_valid = 0; s2_valid = 0; s3_valid = 0;
-   out_valid = 0; out_is_y = 0; out_last = 0; out_row = 0; out_h = 0; out_y = 0;
+   cnt = 0; is_y = 0; s1_valid = 0; s2_valid = 0; s1_is_y = 0; s1_last = 0; s1_row = 0;
+   s1_acc = 0; s1_b = 0; s1_c = 0; s2_is_y = 0; s2_last = 0; s2_row = 0; s2_s = 0; s2_y = 0;
+   {init_beta}s3_sp = 0; s3_neg = 0; {init_nz}s4_a = 0; {init_m1}m2_x = 0; m2_y = 0;
+   m3_lo = 0; m4_lo = 0; m3_c = 0; m4_slo = 0; m3_xh = 0; m3_yh = 0; m4_hi = 0;
+   q1_max = 0; q1_min = 0; q1_inc = 0; q1_fl = 0;
+   hr3 = 0; hr4 = 0; hr5 = 0; hr6 = 0; hr7 = 0; hr8 = 0; hr9 = 0;
+   hv3 = 0; hv4 = 0; hv5 = 0; hv6 = 0; hv7 = 0; hv8 = 0; hv9 = 0;
+   h_valid = 0; h_row = 0; h_out = 0; y_valid = 0; y_last = 0; y_row = 0; y_out = 0;
 end
 always @(posedge clock) begin
    if (reset) begin
       cnt <= {rb}'d0; is_y <= 1'b0;
-      s1_valid <= 1'b0; s2_valid <= 1'b0; s3_valid <= 1'b0; out_valid <= 1'b0;
+      s1_valid <= 1'b0; s2_valid <= 1'b0; h_valid <= 1'b0; y_valid <= 1'b0;
+      hv3 <= 1'b0; hv4 <= 1'b0; hv5 <= 1'b0; hv6 <= 1'b0; hv7 <= 1'b0; hv8 <= 1'b0;
+      hv9 <= 1'b0;
    end else begin
-      out_valid <= s3_valid; out_is_y <= s3_is_y; out_last <= s3_last; out_row <= s3_row;
-      out_y <= s3_y;
-      out_h <= (qr > HMAX) ? HMAX[{ka1}:0] : (qr < HMIN) ? HMIN[{ka1}:0] : qr[{ka1}:0];
-      s3_valid <= s2_valid; s3_is_y <= s2_is_y; s3_last <= s2_last; s3_row <= s2_row;
-      s3_p <= {prod};
-      s3_y <= s2_y;
+      // Output rows: stage 3 is the y register.
+      y_valid <= s2_valid & s2_is_y; y_last <= s2_last; y_row <= s2_row; y_out <= s2_y;
+      // Hidden rows: stage 10.
+      h_valid <= hv9; h_row <= hr9;
+      h_out <= q1_max ? {ka}'d{hmax} : q1_min ? {ka}'d{hmin} : (q1_fl + {{{{{ka1}{{1'b0}}}}, q1_inc}});
+      // Stage 9.
+      hv9 <= hv8; hr9 <= hr8;
+      q1_max <= ~{sgn} & (~up_zero | low_ones);
+      q1_min <= {sgn} & ~up_ones;
+      q1_inc <= {inc};
+      q1_fl <= {{{flo}}};
+      // Stage 8.
+      hv8 <= hv7; hr8 <= hr7;
+      m4_hi <= hi_sum[{hk}:1]; m4_lo <= m3_lo; m4_slo <= {slo};
+      // Stage 7.
+      hv7 <= hv6; hr7 <= hr6;
+      m3_lo <= lo_sum[{k1}:0]; m3_c <= lo_sum[{k}];
+      m3_xh <= m2_x[{pw1}:{k}]; m3_yh <= m2_y[{pw1}:{k}];
+      // Stage 6.
+      hv6 <= hv5; hr6 <= hr5;
+      m2_x <= {x2s}; m2_y <= {y2s};
+      // Stage 5.
+      hv5 <= hv4; hr5 <= hr4;
+{m1_logic}      // Stage 4.
+      hv4 <= hv3; hr4 <= hr3;
+      s4_a <= act[{a1}:0];
+      // Stage 3.
+      hv3 <= s2_valid & ~s2_is_y; hr3 <= s2_row;
+{s3_logic}      // Stage 2.
       s2_valid <= s1_valid; s2_is_y <= s1_is_y; s2_last <= s1_last; s2_row <= s1_row;
-      s2_a <= act[{a1}:0];
+      s2_s <= $signed(s1_acc[{a1}:0]) + $signed(s1_b);
       s2_y <= s1_acc[{ay1}:0] + s1_c;
+      // Stage 1.
       s1_valid <= in_valid; s1_is_y <= is_y; s1_last <= row_last; s1_row <= cnt;
       s1_acc <= in_acc;
       s1_b <= b_rom[h_addr];
       s1_c <= c_rom[y_addr];
-{beta_read}      if (start) begin
-         cnt <= {rb}'d0; is_y <= mode_y;
-      end else if (in_valid) cnt <= cnt + {rb}'d1;
+{beta_read}      if (in_valid) begin
+         if (row_last) begin
+            cnt <= {rb}'d0; is_y <= ~is_y;
+         end else cnt <= cnt + {rb}'d1;
+      end
    end
 end",
             rb1 = rb - 1,
             lw1 = lw - 1,
-            a1 = a - 1,
             ay1 = ay - 1,
-            a2_1 = a + 1,
             pw1 = pw - 1,
             qw1 = qw - 1,
             ka1 = ka - 1,
+            k1 = k - 1,
+            hk1 = hk - 1,
+            qext = if qw > pw {
+                format!("{{{}{{m4_hi[{}]}}}}, ", qw - pw, hk - 1)
+            } else {
+                String::new()
+            },
+            m1_decl = m1_regs.join(", "),
+            init_beta = if beta.is_some() { "s1_beta = 0; s2_beta = 0; " } else { "" },
+            init_nz = if beta.is_some() { "s3_sm = 0; s3_nz = 0; " } else { "" },
+            init_m1 = m1_regs.iter().map(|r| format!("{r} = 0; ")).collect::<String>(),
+            x2s = x2,
+            y2s = y2,
             n = p.hidden,
             d = p.output,
-            hmin = hmax + 1,
+            hmin = to_bits(-hmax - 1, ka),
         )
     }
 }
@@ -342,68 +515,77 @@ impl Logic for Requant {
             self._is_y = false;
             self._s1.valid = false;
             self._s2.valid = false;
-            self._s3.valid = false;
-            self.out_valid.next = 0;
+            for s in &mut self._line {
+                s.valid = false;
+            }
+            self.h_valid.next = 0;
+            self.y_valid.next = 0;
             return;
         }
         let p = &self._p;
         let (a, ay, lw) = (p.acc_bits, p.out_acc_bits, p.lane_bits);
-        // Stage 4: round and saturate.
-        let s3 = self._s3;
-        self.out_valid.set_bool(s3.valid);
-        self.out_is_y.set_bool(s3.is_y);
-        self.out_last.set_bool(s3.last);
-        self.out_row.set(s3.row as u64);
-        self.out_y.set_i64(s3.bias);
-        let pw = a + 16;
-        let pq = sext(to_bits(s3.value, pw), pw);
-        self.out_h.set_i64(round_saturate(pq, p.shift, p.act_bits));
-        // Stage 3: a·M.
+        // Output rows leave from stage 2.
         let s2 = self._s2;
-        self._s3 = Stage {
-            value: sext(to_bits(s2.value.wrapping_mul(p.multiplier), pw), pw),
-            ..s2
+        self.y_valid.set_bool(s2.valid && s2.is_y);
+        self.y_last.set_bool(s2.last);
+        self.y_row.set(s2.row as u64);
+        self.y_out.set_i64(s2.y);
+        // Hidden rows: stages 3..9 are a delay line of the finished code.
+        let end = self._line[H_LINE - 1];
+        self.h_valid.set_bool(end.valid);
+        self.h_row.set(end.row as u64);
+        self.h_out.set_i64(end.h);
+        self._line.copy_within(0..H_LINE - 1, 1);
+        self._line[0] = HStage {
+            valid: s2.valid && !s2.is_y,
+            row: s2.row,
+            h: self.hidden_code(&s2),
         };
-        // Stage 2: bias and activation, or output bias.
+        // Stage 2: bias, or output bias.
+        let p = &self._p;
         let s1 = self._s1;
-        let s = sext(to_bits(s1.value, lw), a) + s1.bias;
-        let act = self.activation(s, s1.beta);
-        let y = sext(to_bits(sext(to_bits(s1.value, lw), ay) + s1.cbias, ay), ay);
-        self._s2 = Stage {
-            value: sext(to_bits(act, a), a),
-            bias: y,
-            ..s1
+        self._s2 = Stage2 {
+            valid: s1.valid,
+            is_y: s1.is_y,
+            last: s1.last,
+            row: s1.row,
+            s: sext(to_bits(s1.acc, lw), a) + s1.b,
+            beta: s1.beta,
+            y: sext(to_bits(sext(to_bits(s1.acc, lw), ay) + s1.c, ay), ay),
         };
         // Stage 1: register the sum, read the biases.
-        let p = &self._p;
         let h_addr = if self._cnt < p.hidden { self._cnt } else { 0 };
         let y_addr = if self._cnt < p.output { self._cnt } else { 0 };
         let count = if self._is_y { p.output } else { p.hidden };
-        self._s1 = Stage {
+        let row_last = self._cnt == count - 1;
+        self._s1 = Stage1 {
             valid: self.in_valid.is_high(),
             is_y: self._is_y,
-            last: self._cnt == count - 1,
+            last: row_last,
             row: self._cnt,
-            value: self.in_acc.val_i64(),
-            bias: p.b[h_addr],
+            acc: self.in_acc.val_i64(),
+            b: p.b[h_addr],
             beta: p.beta.as_ref().map_or(0, |b| b[h_addr]),
-            cbias: p.c[y_addr],
+            c: p.c[y_addr],
         };
-        if self.start.is_high() {
-            self._cnt = 0;
-            self._is_y = self.mode_y.is_high();
-        } else if self.in_valid.is_high() {
-            self._cnt = (self._cnt + 1) & ((1 << p.row_bits) - 1);
+        if self.in_valid.is_high() {
+            if row_last {
+                self._cnt = 0;
+                self._is_y = !self._is_y;
+            } else {
+                self._cnt = (self._cnt + 1) & ((1 << p.row_bits) - 1);
+            }
         }
     }
 
     fn connect(&mut self) {
-        self.out_valid.connect();
-        self.out_is_y.connect();
-        self.out_last.connect();
-        self.out_row.connect();
-        self.out_h.connect();
-        self.out_y.connect();
+        self.h_valid.connect();
+        self.h_row.connect();
+        self.h_out.connect();
+        self.y_valid.connect();
+        self.y_last.connect();
+        self.y_row.connect();
+        self.y_out.connect();
     }
 
     fn hdl(&self) -> Verilog {
@@ -460,16 +642,13 @@ mod tests {
         simulate(q, 20);
     }
 
-    /// Push row sums through the post-processor and collect (is_y, row, h, y, last).
-    fn run(p: RequantParams, mode_y: bool, sums: &[i64]) -> Vec<(bool, u64, i64, i64, bool)> {
+    /// Push row sums through the post-processor (n = 2 hidden rows, then d = 1 output row, ...)
+    /// and collect (is_y, row, h or y, last), with the clock each left at.
+    fn run(p: RequantParams, sums: &[i64]) -> Vec<(bool, u64, i64, bool, usize)> {
         let mut q = Requant::new(p);
         q.connect_all();
-        q.start.set_bool(true);
-        q.mode_y.set_bool(mode_y);
-        tick(&mut q);
-        q.start.set_bool(false);
         let mut out = Vec::new();
-        for i in 0..sums.len() + 6 {
+        for i in 0..sums.len() + 12 {
             if let Some(&s) = sums.get(i) {
                 q.in_valid.set_bool(true);
                 q.in_acc.set_i64(s);
@@ -477,13 +656,16 @@ mod tests {
                 q.in_valid.set_bool(false);
             }
             tick(&mut q);
-            if q.out_valid.is_high() {
+            if q.h_valid.is_high() {
+                out.push((false, q.h_row.val(), q.h_out.val_i64(), false, i));
+            }
+            if q.y_valid.is_high() {
                 out.push((
-                    q.out_is_y.is_high(),
-                    q.out_row.val(),
-                    q.out_h.val_i64(),
-                    q.out_y.val_i64(),
-                    q.out_last.is_high(),
+                    true,
+                    q.y_row.val(),
+                    q.y_out.val_i64(),
+                    q.y_last.is_high(),
+                    i,
                 ));
             }
         }
@@ -492,30 +674,36 @@ mod tests {
 
     #[test]
     fn worked_example_of_the_spec() {
-        // Row sums without bias: 55 and 56 (→ acc 59 and 50 after b).
-        let out = run(params(None), false, &[55, 56]);
+        // Row sums without bias: 55 and 56 (→ acc 59 and 50 after b); then the output row.
+        let out = run(params(None), &[55, 56, -16]);
         assert_eq!(
             out,
-            vec![(false, 0, 22, 0, false), (false, 1, 19, 0, true)]
-                .into_iter()
-                .map(|(a, b, c, _, e)| (a, b, c, out[b as usize].3, e))
-                .collect::<Vec<_>>()
+            vec![
+                (true, 0, -11, true, 2 + Y_STAGES as usize - 1),
+                (false, 0, 22, false, H_STAGES as usize - 1),
+                (false, 1, 19, false, H_STAGES as usize),
+            ]
         );
-        let out = run(params(Some(vec![-20, -60])), false, &[55, 56]);
+        let out = run(params(Some(vec![-20, -60])), &[55, 56]);
         assert_eq!((out[0].2, out[1].2), (15, 0));
-        // Output phase: y = acc + c.
-        let out = run(params(None), true, &[-16]);
-        assert_eq!(out, vec![(true, 0, out[0].2, -11, true)]);
+    }
+
+    #[test]
+    fn canonical_signed_digits_sum_to_m() {
+        for m in 1..(1i64 << 15) {
+            let d = csd_digits(m);
+            assert_eq!(d.iter().map(|&(b, s)| s << b).sum::<i64>(), m);
+            assert!(d.len() <= 8, "{m}: {d:?}");
+            assert!(d.windows(2).all(|w| w[1].0 > w[0].0 + 1), "{m}: {d:?}");
+        }
     }
 
     #[test]
     fn verilog_rounds_as_the_spec_says() {
         let v = Requant::new(params(None)).verilog();
-        assert!(
-            v.contains("wire inc = pq[2] & ((|pq[1:0]) | pq[3]);"),
-            "{v}"
-        );
-        assert!(v.contains("(ax <<< 0) + (ax <<< 1)"), "{v}");
+        assert!(v.contains("q1_inc <= pq[2] & (m4_slo | pq[3]);"), "{v}");
+        assert!(v.contains("wire [31:0] mt0 = ~(ax << 0);"), "{v}");
+        assert!(v.contains("wire [31:0] mt1 = ax << 2;"), "{v}");
         assert!(v.contains("b_rom[1] = 16'hfffa;"), "{v}");
     }
 }

@@ -6,10 +6,14 @@
 //! - Recurrent phase: for each of the ⌈n/P⌉ row blocks it streams h_{t−1}[0..n] then
 //!   x_t[0..m] to lane 0, one operand per cycle, each with its ROM address (the stream
 //!   position), first/last-of-row flags and the number of lanes that own a row in the block.
-//! - When the post-processor reports the last h row, the state buffer swaps and the output
-//!   phase streams h_t[0..n] ⌈d/P⌉ times (V rows).
+//! - Right after the last recurrent token (or after `CoreConfig::out_gap` idle cycles when the
+//!   last rows of h_t would not be written in time) the output phase streams h_t[0..n]
+//!   ⌈d/P⌉ times (V rows) from the other state bank: a row of h_t is read
+//!   (⌈n/P⌉−1)·P + p cycles into the phase, after it has been written (a static schedule:
+//!   every stage has a fixed latency).
 //! - When the last y row arrives, `y_valid` rises with `y_data` (d accumulators of A_y bits)
-//!   and stays until `y_ready`; `step_cycles` holds the clocks from acceptance to `y_valid`.
+//!   and stays until `y_ready`; `step_cycles` holds the clocks from acceptance to `y_valid`;
+//!   the state banks trade places.
 
 use crate::config::{clog2, CoreConfig};
 use crate::lane::{KIND_U, KIND_V, KIND_W};
@@ -47,6 +51,10 @@ pub struct Sequencer {
     pub step_cycles: Port<Out>,
     /// State-buffer read address.
     pub h_raddr: Port<Out>,
+    /// State-buffer read bank (h_{t−1} in the recurrent phase, h_t in the output phase).
+    pub h_rbank: Port<Out>,
+    /// State-buffer write bank (h_t).
+    pub h_wbank: Port<Out>,
     /// State-buffer read data.
     pub h_rdata: Port<In>,
     /// Token to lane 0: valid.
@@ -63,15 +71,9 @@ pub struct Sequencer {
     pub tok_addr: Port<Out>,
     /// Token: lanes owning a row in this block.
     pub tok_active: Port<Out>,
-    /// Restart the post-processor's row count.
-    pub rq_start: Port<Out>,
-    /// ... for the output phase.
-    pub rq_mode_y: Port<Out>,
-    /// Post-processor output: valid.
+    /// Post-processor output: a y row.
     pub rq_valid: Port<In>,
-    /// ... it is a y row.
-    pub rq_is_y: Port<In>,
-    /// ... the last row of its phase.
+    /// ... the last y row.
     pub rq_last: Port<In>,
     /// ... its row.
     pub rq_row: Port<In>,
@@ -97,6 +99,8 @@ struct SeqParams {
     ay: usize,
     jb: usize,
     bb: usize,
+    gap: usize,
+    wb: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -107,6 +111,8 @@ struct SeqRegs {
     addr: u64,
     fresh: bool,
     zero: bool,
+    bank: bool,
+    wait: usize,
     x: Vec<u64>,
     y: Vec<u64>,
     cyc: u64,
@@ -137,6 +143,8 @@ impl Sequencer {
             ay: cfg.output_accumulator_bits as usize,
             jb: clog2(n + m),
             bb: clog2(cfg.hidden_blocks().max(cfg.output_blocks())),
+            gap: cfg.out_gap() as usize,
+            wb: clog2(cfg.out_gap() as usize + 2),
         };
         let x_data = WidePort::new(m * c.kx);
         let y_data = WidePort::new(d * c.ay);
@@ -158,6 +166,8 @@ impl Sequencer {
             y_data,
             step_cycles: Port::new(32),
             h_raddr: Port::new(clog2(n)),
+            h_rbank: Port::bit(),
+            h_wbank: Port::bit(),
             h_rdata: Port::new(c.ka),
             tok_valid: Port::bit(),
             tok_first: Port::bit(),
@@ -166,10 +176,7 @@ impl Sequencer {
             tok_data: Port::new(c.kd),
             tok_addr: Port::new(cfg.rom_addr_bits()),
             tok_active: Port::new(cfg.active_bits()),
-            rq_start: Port::bit(),
-            rq_mode_y: Port::bit(),
             rq_valid: Port::bit(),
-            rq_is_y: Port::bit(),
             rq_last: Port::bit(),
             rq_row: Port::new(cfg.row_bits()),
             rq_y: Port::new(c.ay),
@@ -209,7 +216,14 @@ impl Sequencer {
             r.j = 0;
             if r.blk == blocks - 1 {
                 r.blk = 0;
-                r.st = if kind_out { OUT_WAIT } else { REC_WAIT };
+                r.st = if kind_out {
+                    OUT_WAIT
+                } else if c.gap == 0 {
+                    OUT
+                } else {
+                    r.wait = c.gap;
+                    REC_WAIT
+                };
             } else {
                 r.blk += 1;
             }
@@ -225,19 +239,18 @@ impl Sequencer {
             r.fresh = true;
             r.pv = false;
             r.cyc = 0;
+            r.bank = false;
             self.y_valid.next = 0;
-            self.rq_start.next = 0;
             return;
         }
         let c = self._c;
         let cyc = self._r.cyc;
         let y_valid = self.y_valid.is_high();
         let accept = self._r.st == IDLE && !y_valid && self.x_valid.is_high();
-        self.rq_start.next = 0;
         if self._r.st != IDLE {
             self._r.cyc = (self._r.cyc + 1) & 0xffff_ffff;
         }
-        if self.rq_valid.is_high() && self.rq_is_y.is_high() {
+        if self.rq_valid.is_high() {
             let k = self.rq_row.val() as usize;
             put_field(&mut self._r.y, k * c.ay, c.ay, self.rq_y.val());
             self.y_data.next.clone_from(&self._r.y);
@@ -257,30 +270,26 @@ impl Sequencer {
                     r.j = 0;
                     r.blk = 0;
                     r.addr = 0;
-                    r.cyc = 0;
-                    self.rq_start.next = 1;
-                    self.rq_mode_y.next = 0;
+                    r.cyc = 1;
                 }
             }
             REC => self.emit(false),
             REC_WAIT => {
-                self._r.pv = false;
-                if self.rq_valid.is_high() && self.rq_last.is_high() && !self.rq_is_y.is_high() {
-                    let r = &mut self._r;
+                let r = &mut self._r;
+                r.pv = false;
+                if r.wait == 1 {
                     r.st = OUT;
-                    r.j = 0;
-                    r.blk = 0;
-                    self.rq_start.next = 1;
-                    self.rq_mode_y.next = 1;
                 }
+                r.wait = r.wait.saturating_sub(1);
             }
             OUT => self.emit(true),
             _ => {
                 self._r.pv = false;
-                if self.rq_valid.is_high() && self.rq_last.is_high() && self.rq_is_y.is_high() {
+                if self.rq_valid.is_high() && self.rq_last.is_high() {
                     self._r.st = IDLE;
+                    self._r.bank = !self._r.bank;
                     self.y_valid.next = 1;
-                    self.step_cycles.next = (cyc + 1) & 0xffff_ffff;
+                    self.step_cycles.next = cyc;
                 }
             }
         }
@@ -292,6 +301,9 @@ impl Sequencer {
         self.x_ready
             .set_bool(r.st == IDLE && !self.y_valid.is_high());
         self.h_raddr.set(r.j as u64);
+        self.h_rbank
+            .set_bool(if r.st == OUT { !r.bank } else { r.bank });
+        self.h_wbank.set_bool(!r.bank);
         self.tok_valid.set_bool(r.pv);
         self.tok_first.set_bool(r.pfirst);
         self.tok_last.set_bool(r.plast);
@@ -333,7 +345,8 @@ reg [2:0] st;
 reg [{jb1}:0] j;
 reg [{bb1}:0] blk;
 reg [{ab1}:0] addr;
-reg fresh, zero;
+reg fresh, zero, bank;
+reg [{wb1}:0] wait_cnt;
 reg [{xw1}:0] x_reg;
 reg [31:0] cyc;
 reg pv, pfirst, plast;
@@ -353,12 +366,15 @@ always @(*) begin
 end
 initial begin
    st = IDLE; j = 0; blk = 0; addr = 0; fresh = 1'b1; zero = 1'b0; x_reg = 0; cyc = 0;
+   bank = 1'b0; wait_cnt = 0;
    pv = 1'b0; pfirst = 1'b0; plast = 1'b0; pkind = 2'd0; pidx = 0; paddr = 0; pactive = 0;
-   y_valid = 1'b0; y_data = 0; step_cycles = 32'd0; rq_start = 1'b0; rq_mode_y = 1'b0;
+   y_valid = 1'b0; y_data = 0; step_cycles = 32'd0;
 end
 always @(*) begin
    x_ready = (st == IDLE) & ~y_valid;
    h_raddr = j[{hb1}:0];
+   h_rbank = (st == OUT) ? ~bank : bank;
+   h_wbank = ~bank;
    tok_valid = pv;
    tok_first = pfirst;
    tok_last = plast;
@@ -371,9 +387,8 @@ always @(*) begin
 end
 always @(posedge clock) begin
    if (reset) begin
-      st <= IDLE; fresh <= 1'b1; pv <= 1'b0; cyc <= 32'd0; y_valid <= 1'b0; rq_start <= 1'b0;
+      st <= IDLE; fresh <= 1'b1; pv <= 1'b0; cyc <= 32'd0; y_valid <= 1'b0; bank <= 1'b0;
    end else begin
-      rq_start <= 1'b0;
       if (st != IDLE) cyc <= cyc + 32'd1;
 {y_writes}      if (y_valid & y_ready) y_valid <= 1'b0;
       case (st)
@@ -383,8 +398,7 @@ always @(posedge clock) begin
                x_reg <= x_data;
                zero <= x_start | fresh;
                fresh <= 1'b0;
-               st <= REC; j <= 0; blk <= 0; addr <= 0; cyc <= 32'd0;
-               rq_start <= 1'b1; rq_mode_y <= 1'b0;
+               st <= REC; j <= 0; blk <= 0; addr <= 0; cyc <= 32'd1;
             end
          end
          REC, OUT: begin
@@ -400,23 +414,23 @@ always @(posedge clock) begin
                j <= 0;
                if (blk == blocks1) begin
                   blk <= 0;
-                  st <= rec ? REC_WAIT : OUT_WAIT;
+                  st <= rec ? {after_rec} : OUT_WAIT;
+                  wait_cnt <= {wbw}'d{gap};
                end else blk <= blk + 1'b1;
             end else j <= j + 1'b1;
          end
          REC_WAIT: begin
             pv <= 1'b0;
-            if (rq_valid & rq_last & ~rq_is_y) begin
-               st <= OUT; j <= 0; blk <= 0;
-               rq_start <= 1'b1; rq_mode_y <= 1'b1;
-            end
+            if (wait_cnt == {wbw}'d1) st <= OUT;
+            wait_cnt <= wait_cnt - 1'b1;
          end
          default: begin
             pv <= 1'b0;
-            if (rq_valid & rq_last & rq_is_y) begin
+            if (rq_valid & rq_last) begin
                st <= IDLE;
+               bank <= ~bank;
                y_valid <= 1'b1;
-               step_cycles <= cyc + 32'd1;
+               step_cycles <= cyc;
             end
          end
       endcase
@@ -448,12 +462,16 @@ end",
                 .collect::<String>(),
             y_writes = (0..self.y_data.width() / c.ay)
                 .map(|k| format!(
-                    "      if (rq_valid & rq_is_y & (rq_row == {k})) y_data[{}:{}] <= rq_y;\n",
+                    "      if (rq_valid & (rq_row == {k})) y_data[{}:{}] <= rq_y;\n",
                     (k + 1) * c.ay - 1,
                     k * c.ay
                 ))
                 .collect::<String>(),
             h_ext = sext_to("h_rdata", c.ka),
+            wb1 = c.wb - 1,
+            wbw = c.wb,
+            gap = c.gap,
+            after_rec = if c.gap == 0 { "OUT" } else { "REC_WAIT" },
         )
     }
 }
@@ -480,8 +498,8 @@ impl Logic for Sequencer {
         self.tok_data.connect();
         self.tok_addr.connect();
         self.tok_active.connect();
-        self.rq_start.connect();
-        self.rq_mode_y.connect();
+        self.h_rbank.connect();
+        self.h_wbank.connect();
     }
 
     fn hdl(&self) -> Verilog {

@@ -1,9 +1,10 @@
 //! The ping-pong hidden-state buffer (a native leaf).
 //!
-//! Two banks of n codes in one block RAM (bank bit on top of the address). The recurrent phase
-//! reads h_{t−1} from the current bank while the post-processor writes h_t into the other; a
-//! `swap` pulse (on the last h row) makes h_t current for the output phase and the next step.
-//! Reads are synchronous (`rdata` one clock after `raddr`). A shadow register shows the whole
+//! Two banks of n codes in one block RAM (bank bit on top of the address). The sequencer owns
+//! the bank bits: the recurrent phase reads h_{t−1} from one bank while the post-processor
+//! writes h_t into the other, and the output phase reads h_t from that other bank — it starts
+//! while the last rows of h_t are still being written, each before it is read — and the
+//! banks trade places when the step ends. Reads are synchronous (`rdata` one clock after `raddr`). A shadow register shows the whole
 //! state on the wide debug port `h_data` (n codes of k_a bits, element 0 in the low bits).
 //! Starting a sequence does not clear the RAM: the sequencer reads zeros instead (h₀ = 0).
 
@@ -18,24 +19,25 @@ pub struct HiddenBuffer {
     pub clock: Signal<In, Clock>,
     /// Synchronous reset (bank 0 current).
     pub reset: Port<In>,
-    /// Read address (row j of the current bank).
+    /// Read address (row j).
     pub raddr: Port<In>,
+    /// Read bank.
+    pub rbank: Port<In>,
     /// The code at `raddr` of the previous clock.
     pub rdata: Port<Out>,
-    /// Write enable (into the other bank).
+    /// Write enable.
     pub we: Port<In>,
+    /// Write bank.
+    pub wbank: Port<In>,
     /// Write address.
     pub waddr: Port<In>,
     /// Write data.
     pub wdata: Port<In>,
-    /// Swap the banks at this clock.
-    pub swap: Port<In>,
     /// Every written code, element i in bits i·k_a.
     pub h_data: WidePort<Out>,
     _n: usize,
     _stride: usize,
     _ka: usize,
-    _cur: usize,
     _mem: Vec<u64>,
     _shadow: Vec<u64>,
 }
@@ -52,16 +54,16 @@ impl HiddenBuffer {
             clock: Signal::default(),
             reset: Port::bit(),
             raddr: Port::new(hb),
+            rbank: Port::bit(),
             rdata: Port::new(ka),
             we: Port::bit(),
+            wbank: Port::bit(),
             waddr: Port::new(cfg.row_bits()),
             wdata: Port::new(ka),
-            swap: Port::bit(),
             h_data: h,
             _n: n,
             _stride: 1 << hb,
             _ka: ka,
-            _cur: 0,
             _mem: vec![0; 2 << hb],
             _shadow: shadow,
         }
@@ -83,20 +85,16 @@ impl Logic for HiddenBuffer {
             return;
         }
         if self.reset.is_high() {
-            self._cur = 0;
             return;
         }
         let s = self._stride;
-        let ra = self._cur * s + (self.raddr.val() as usize & (s - 1));
+        let ra = self.rbank.val() as usize * s + (self.raddr.val() as usize & (s - 1));
         self.rdata.next = self._mem[ra];
         if self.we.is_high() {
             let wa = self.waddr.val() as usize;
-            self._mem[(1 - self._cur) * s + (wa & (s - 1))] = self.wdata.val();
+            self._mem[self.wbank.val() as usize * s + (wa & (s - 1))] = self.wdata.val();
             put_field(&mut self._shadow, wa * self._ka, self._ka, self.wdata.val());
             self.h_data.next.clone_from(&self._shadow);
-        }
-        if self.swap.is_high() {
-            self._cur = 1 - self._cur;
         }
     }
 
@@ -112,21 +110,17 @@ impl Logic for HiddenBuffer {
             "// Ping-pong hidden state: bank bit on top of the address.
 (* ram_style = \"block\" *)
 reg [{ka1}:0] mem [0:{last}];
-reg cur;
 integer i;
 initial begin
    for (i = 0; i < {depth}; i = i + 1) mem[i] = {ka}'d0;
-   cur = 1'b0; rdata = {ka}'d0; h_data = 0;
+   rdata = {ka}'d0; h_data = 0;
 end
 always @(posedge clock) begin
-   if (reset) begin
-      cur <= 1'b0;
-   end else begin
-      rdata <= mem[{{cur, raddr[{hb1}:0]}}];
+   if (~reset) begin
+      rdata <= mem[{{rbank, raddr[{hb1}:0]}}];
       if (we) begin
-         mem[{{~cur, waddr[{hb1}:0]}}] <= wdata;
+         mem[{{wbank, waddr[{hb1}:0]}}] <= wdata;
 {shadow}      end
-      if (swap) cur <= ~cur;
    end
 end",
             ka1 = ka - 1,
@@ -159,7 +153,7 @@ mod tests {
     }
 
     #[test]
-    fn writes_go_to_the_other_bank_until_the_swap() {
+    fn writes_go_to_the_write_bank() {
         let model = random_model(&RandomSpec::new(
             Shape {
                 hidden: 3,
@@ -174,15 +168,15 @@ mod tests {
         b.connect_all();
         for (i, v) in [(0u64, -5i64), (2, 7)] {
             b.we.set_bool(true);
+            b.wbank.set(1);
             b.waddr.set(i);
             b.wdata.set_i64(v);
-            b.swap.set_bool(i == 2);
             b.raddr.set(i);
             tick(&mut b);
-            assert_eq!(b.rdata.val_i64(), 0, "the current bank is untouched");
+            assert_eq!(b.rdata.val_i64(), 0, "bank 0 is untouched");
         }
         b.we.set_bool(false);
-        b.swap.set_bool(false);
+        b.rbank.set(1);
         b.raddr.set(2);
         tick(&mut b);
         assert_eq!(b.rdata.val_i64(), 7);
