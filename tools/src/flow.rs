@@ -507,11 +507,16 @@ fn stages(config: &FlowConfig, r: &mut Runner) -> Result<(), FlowError> {
             hw.rust_hdl_sequences,
         )];
         let have = |t: &str| crate::external::find(t).is_ok();
-        for (sim, count) in [("verilator", hw.verilator_sequences), ("iverilog", hw.iverilog_sequences)] {
+        for (sim, count) in [
+            ("verilator", hw.verilator_sequences),
+            ("iverilog", hw.iverilog_sequences),
+        ] {
             match crate::external::find(sim) {
                 Ok(_) if count > 0 => runs.push((vec![sim.into()], count)),
                 Ok(_) => {}
-                Err(e) => rep.notes.push(format!("{sim} left out of the co-simulation: {e}")),
+                Err(e) => rep
+                    .notes
+                    .push(format!("{sim} left out of the co-simulation: {e}")),
             }
         }
         for (sims, count) in runs {
