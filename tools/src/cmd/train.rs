@@ -142,8 +142,9 @@ pub struct TrainArgs {
     /// Activation.
     #[arg(long, value_enum, default_value = "modrelu")]
     activation: ActArg,
-    /// W's initialisation.
-    #[arg(long, value_enum, default_value = "henaff")]
+    /// W's initialisation (random: Henaff's ±1 entries lose a code step to the quantiser's
+    /// clipping, which makes the quantised W contractive over long delays).
+    #[arg(long, value_enum, default_value = "random")]
     init: InitArg,
     /// Optimiser.
     #[arg(long, value_enum, default_value = "adam")]
@@ -161,7 +162,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 1.0)]
     ortho_lr_factor: f64,
     /// Clip the gradient norm to this (0: off).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 1.0)]
     clip: f64,
     /// Björck iterations.
     #[arg(long, default_value_t = 15)]
