@@ -75,7 +75,7 @@ pub struct Sequencer {
     pub rq_valid: Port<In>,
     /// ... the last y row.
     pub rq_last: Port<In>,
-    /// ... its row.
+    /// ... its row (rows arrive in order; kept for the waveforms).
     pub rq_row: Port<In>,
     /// ... the y value.
     pub rq_y: Port<In>,
@@ -233,6 +233,18 @@ impl Sequencer {
     }
 
     fn clocked(&mut self) {
+        let c = self._c;
+        // y rows arrive in order 0..d: shift each in at the top (no row decoder, no reset).
+        if self.rq_valid.is_high() {
+            let d = self.y_data.width() / c.ay;
+            let y = &mut self._r.y;
+            for k in 0..d - 1 {
+                let v = get_field(y, (k + 1) * c.ay, c.ay);
+                put_field(y, k * c.ay, c.ay, v);
+            }
+            put_field(y, (d - 1) * c.ay, c.ay, self.rq_y.val());
+            self.y_data.next.clone_from(&self._r.y);
+        }
         if self.reset.is_high() {
             let r = &mut self._r;
             r.st = IDLE;
@@ -243,17 +255,11 @@ impl Sequencer {
             self.y_valid.next = 0;
             return;
         }
-        let c = self._c;
         let cyc = self._r.cyc;
         let y_valid = self.y_valid.is_high();
         let accept = self._r.st == IDLE && !y_valid && self.x_valid.is_high();
         if self._r.st != IDLE {
             self._r.cyc = (self._r.cyc + 1) & 0xffff_ffff;
-        }
-        if self.rq_valid.is_high() {
-            let k = self.rq_row.val() as usize;
-            put_field(&mut self._r.y, k * c.ay, c.ay, self.rq_y.val());
-            self.y_data.next.clone_from(&self._r.y);
         }
         if y_valid && self.y_ready.is_high() {
             self.y_valid.next = 0;
@@ -385,12 +391,14 @@ always @(*) begin
    else if (zero & (pkind == 2'd0)) tok_data = {kd}'d0;
    else tok_data = {h_ext};
 end
+// y rows arrive in order 0..d: each is shifted in at the top.
+always @(posedge clock) if (rq_valid) y_data <= {y_shift};
 always @(posedge clock) begin
    if (reset) begin
       st <= IDLE; fresh <= 1'b1; pv <= 1'b0; cyc <= 32'd0; y_valid <= 1'b0; bank <= 1'b0;
    end else begin
       if (st != IDLE) cyc <= cyc + 32'd1;
-{y_writes}      if (y_valid & y_ready) y_valid <= 1'b0;
+      if (y_valid & y_ready) y_valid <= 1'b0;
       case (st)
          IDLE: begin
             pv <= 1'b0;
@@ -460,13 +468,11 @@ end",
                     j * c.kx
                 ))
                 .collect::<String>(),
-            y_writes = (0..self.y_data.width() / c.ay)
-                .map(|k| format!(
-                    "      if (rq_valid & (rq_row == {k})) y_data[{}:{}] <= rq_y;\n",
-                    (k + 1) * c.ay - 1,
-                    k * c.ay
-                ))
-                .collect::<String>(),
+            y_shift = if self.y_data.width() > c.ay {
+                format!("{{rq_y, y_data[{}:{}]}}", self.y_data.width() - 1, c.ay)
+            } else {
+                "rq_y".to_string()
+            },
             h_ext = sext_to("h_rdata", c.ka),
             wb1 = c.wb - 1,
             wbw = c.wb,
