@@ -164,7 +164,7 @@ fn char_lm_task_shapes() {
     let (m, d, _, _) = task.io();
     assert_eq!((m, d), (9, 9)); // distinct bytes of "hello world, "
     let b = task.batch(Split::Train, &[1, 2]);
-    assert_eq!(b.x.len(), 2 * 20 * 10);
+    assert_eq!(b.x.len(), 2 * 20 * 9);
     std::fs::write(&path, "short").unwrap();
     assert!(Task::load(&TaskSpec::CharLm { path, steps: 20 }).is_err());
 }
