@@ -32,7 +32,7 @@ fn spec(i: u64, r: &mut Lcg) -> (RandomSpec, usize) {
     s.activation_bits = Bits::new(4 + (i % 13) as u32);
     s.input_bits = Bits::new(2 + r.next(15) as u32);
     s.modrelu = i % 2 == 1;
-    s.style = if i % 3 == 0 {
+    s.style = if i.is_multiple_of(3) {
         WeightStyle::Orthogonal
     } else {
         WeightStyle::Uniform
@@ -76,7 +76,7 @@ fn random_models_equal_the_golden_model() {
         let seqs = random_sequences(&model, 1, 6, i);
         let t = golden.run(&seqs[0]);
         let max_h = s.activation_bits.max_code() as i32;
-        saturated += (0..t.steps()).any(|k| t.h(k).iter().any(|&h| h == max_h)) as usize;
+        saturated += (0..t.steps()).any(|k| t.h(k).contains(&max_h)) as usize;
         let multipliers = if i % 4 == 0 {
             Multipliers::Lut
         } else {
