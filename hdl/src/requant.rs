@@ -417,6 +417,7 @@ wire [{qw1}:0] pq = {{{qext}m4_hi, m4_lo}};
 wire up_zero = ~|{{{upper}}};
 wire up_ones = &{{{upper}}};
 wire low_ones = &{{{low}}};
+wire inc = {inc};
 initial begin
    cnt = 0; is_y = 0; s1_valid = 0; s2_valid = 0; s1_is_y = 0; s1_last = 0; s1_row = 0;
    s1_acc = 0; s1_b = 0; s1_c = 0; s2_is_y = 0; s2_last = 0; s2_row = 0; s2_s = 0; s2_y = 0;
@@ -443,7 +444,7 @@ always @(posedge clock) begin
       hv9 <= hv8; hr9 <= hr8;
       q1_max <= ~{sgn} & (~up_zero | low_ones);
       q1_min <= {sgn} & ~up_ones;
-      q1_inc <= {inc};
+      q1_inc <= inc;
       q1_fl <= {{{flo}}};
       // Stage 8.
       hv8 <= hv7; hr8 <= hr7;
@@ -701,7 +702,7 @@ mod tests {
     #[test]
     fn verilog_rounds_as_the_spec_says() {
         let v = Requant::new(params(None)).verilog();
-        assert!(v.contains("q1_inc <= pq[2] & (m4_slo | pq[3]);"), "{v}");
+        assert!(v.contains("wire inc = pq[2] & (m4_slo | pq[3]);"), "{v}");
         assert!(v.contains("wire [31:0] mt0 = ~(ax << 0);"), "{v}");
         assert!(v.contains("wire [31:0] mt1 = ax << 2;"), "{v}");
         assert!(v.contains("b_rom[1] = 16'hfffa;"), "{v}");
