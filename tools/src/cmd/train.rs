@@ -392,9 +392,21 @@ fn plot_curves(h: &[EpochMetrics], task: &str, out: &Path) -> Result<()> {
     let pts = |f: &dyn Fn(&EpochMetrics) -> f64| -> Vec<(f64, f64)> {
         h.iter().map(|m| (m.step as f64, f(m))).collect()
     };
+    // a few exploding batches can make the mean training loss of an interval huge: cap the
+    // drawn values so the test curve stays readable, and say so in the legend
+    let cap = 10.0
+        * h.iter()
+            .map(|m| m.test_loss.max(m.baseline.unwrap_or(0.0)))
+            .fold(1e-9, f64::max);
+    let capped = h.iter().any(|m| m.train_loss > cap);
+    let train_name = if capped {
+        format!("train loss (drawn at most {cap:.3})")
+    } else {
+        "train loss".to_string()
+    };
     let mut loss = vec![
-        Series::new("train loss", pts(&|m| m.train_loss.max(1e-9))),
-        Series::new("test loss", pts(&|m| m.test_loss.max(1e-9))),
+        Series::new(train_name, pts(&|m| m.train_loss.min(cap))),
+        Series::new("test loss", pts(&|m| m.test_loss)),
     ];
     if let Some(b) = h[0].baseline {
         loss.push(Series::new("memoryless baseline", pts(&|_| b)));
