@@ -22,7 +22,10 @@ enum Command {
     /// Float, fake-quantised and integer (golden) metrics of a training checkpoint.
     Eval(cmd::eval::EvalArgs),
     /// Benchmarks (training forward + backward time, optionally against PyTorch).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  qornn bench train --python ~/torchref/bin/python"
+    )]
     Bench(cmd::bench::BenchCommand),
     /// Create, check and summarise integer models (QuantizedModel JSON files).
     #[command(subcommand)]
