@@ -423,7 +423,7 @@ always @(posedge clock) begin
                if (blk == blocks1) begin
                   blk <= 0;
                   st <= rec ? {after_rec} : OUT_WAIT;
-                  wait_cnt <= {wbw}'d{gap};
+{load_wait}
                end else blk <= blk + 1'b1;
             end else j <= j + 1'b1;
          end
@@ -476,8 +476,12 @@ end",
             h_ext = sext_to("h_rdata", c.ka),
             wb1 = c.wb - 1,
             wbw = c.wb,
-            gap = c.gap,
             after_rec = if c.gap == 0 { "OUT" } else { "REC_WAIT" },
+            load_wait = if c.gap == 0 {
+                String::new()
+            } else {
+                format!("                  wait_cnt <= {}'d{};\n", c.wb, c.gap)
+            },
         )
     }
 }
