@@ -100,7 +100,7 @@ pub fn save_progress(t: &Trainer, out: &Path) -> Result<(), TrainingError> {
     Ok(())
 }
 
-/// `loss.png` (log scale, with the task's memoryless baseline) and `accuracy.png`.
+/// `loss.png` (with the task's memoryless baseline) and `accuracy.png`.
 pub fn plot_curves(
     h: &[EpochMetrics],
     task: &str,
@@ -109,16 +109,27 @@ pub fn plot_curves(
     let pts = |f: &dyn Fn(&EpochMetrics) -> f64| -> Vec<(f64, f64)> {
         h.iter().map(|m| (m.step as f64, f(m))).collect()
     };
+    // A few exploding batches can make the mean training loss of an interval huge: cap the
+    // drawn values so the test curve stays readable, and say so in the legend.
+    let cap = 10.0
+        * h.iter()
+            .map(|m| m.test_loss.max(m.baseline.unwrap_or(0.0)))
+            .fold(1e-9, f64::max);
+    let capped = h.iter().any(|m| m.train_loss > cap);
+    let train_name = if capped {
+        format!("train loss (drawn at most {cap:.3})")
+    } else {
+        "train loss".to_string()
+    };
     let mut loss = vec![
-        Series::new("train loss", pts(&|m| m.train_loss.max(1e-9))),
-        Series::new("test loss", pts(&|m| m.test_loss.max(1e-9))),
+        Series::new(train_name, pts(&|m| m.train_loss.min(cap))),
+        Series::new("test loss", pts(&|m| m.test_loss)),
     ];
     if let Some(b) = h[0].baseline {
         loss.push(Series::new("memoryless baseline", pts(&|_| b)));
     }
-    let mut chart = Chart::lines(&format!("{task}: loss"), "optimiser step", "loss", loss);
-    chart.log_y = true;
-    chart.save(&out.join("loss.png"))?;
+    Chart::lines(&format!("{task}: loss"), "optimiser step", "loss", loss)
+        .save(&out.join("loss.png"))?;
     let acc = vec![
         Series::new("train accuracy", pts(&|m| m.train_acc)),
         Series::new("test accuracy", pts(&|m| m.test_acc)),

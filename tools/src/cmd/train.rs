@@ -3,14 +3,13 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use qornn_quant::bptt::Activation;
 use qornn_quant::model::Init;
 use qornn_quant::optim::OptimizerKind;
 use qornn_quant::tasks::TaskSpec;
-use qornn_quant::train::{EpochMetrics, Method, PtqRow, TrainConfig, Trainer};
-use qornn_tools::plot::{Chart, Series};
-use std::path::{Path, PathBuf};
+use qornn_quant::train::{Method, PtqRow, TrainConfig, Trainer};
+use qornn_tools::training;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// The task to train on.
@@ -305,52 +304,16 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
             .context("--epochs applies to data-set tasks; use --steps for generated ones")?;
         trainer.config.steps = e * per;
     }
-    let total = trainer.config.steps;
-    let bar = if a.quiet {
-        ProgressBar::hidden()
-    } else {
-        let b = ProgressBar::new(total);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} steps  {elapsed_precise} (eta {eta})  {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b
-    };
-    bar.set_position(trainer.step);
     eprintln!(
         "training {} on {} ({} steps of {} sequences of {} steps), output in {}",
         trainer.config.method.name(),
         trainer.task.name(),
-        total,
+        trainer.config.steps,
         trainer.config.batch,
         trainer.task.steps(),
         out.display()
     );
-    let mut io_error: Option<anyhow::Error> = None;
-    trainer.run(
-        |t, st| {
-            bar.set_position(t.step);
-            bar.set_message(format!("loss {:.4}", st.loss()));
-            true
-        },
-        |t, m| {
-            bar.suspend(|| {
-                println!("{}", serde_json::to_string(m).unwrap_or_default());
-            });
-            if let Err(e) = save_progress(t, &out) {
-                io_error = Some(e);
-                return false;
-            }
-            true
-        },
-    )?;
-    bar.finish_and_clear();
-    if let Some(e) = io_error {
-        return Err(e);
-    }
-    save_progress(&trainer, &out)?;
+    training::drive(&mut trainer, &out, a.quiet)?;
     let rows = trainer.ptq_table(&a.ptq_widths)?;
     print_ptq_table(&rows);
     qornn_sim::atomic::write(
@@ -369,62 +332,6 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
         exp.model.bits.accumulator.get()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Write the checkpoint, the metrics log and the curves.
-pub fn save_progress(t: &Trainer, out: &Path) -> Result<()> {
-    t.save(&out.join("checkpoint.json"))?;
-    let mut lines = String::new();
-    for m in &t.history {
-        lines.push_str(&serde_json::to_string(m)?);
-        lines.push('\n');
-    }
-    qornn_sim::atomic::write(&out.join("metrics.jsonl"), lines.as_bytes())?;
-    if t.history.len() >= 2 {
-        if let Err(e) = plot_curves(&t.history, t.task.name(), out) {
-            eprintln!("warning: no curves drawn: {e}");
-        }
-    }
-    Ok(())
-}
-
-fn plot_curves(h: &[EpochMetrics], task: &str, out: &Path) -> Result<()> {
-    let pts = |f: &dyn Fn(&EpochMetrics) -> f64| -> Vec<(f64, f64)> {
-        h.iter().map(|m| (m.step as f64, f(m))).collect()
-    };
-    // a few exploding batches can make the mean training loss of an interval huge: cap the
-    // drawn values so the test curve stays readable, and say so in the legend
-    let cap = 10.0
-        * h.iter()
-            .map(|m| m.test_loss.max(m.baseline.unwrap_or(0.0)))
-            .fold(1e-9, f64::max);
-    let capped = h.iter().any(|m| m.train_loss > cap);
-    let train_name = if capped {
-        format!("train loss (drawn at most {cap:.3})")
-    } else {
-        "train loss".to_string()
-    };
-    let mut loss = vec![
-        Series::new(train_name, pts(&|m| m.train_loss.min(cap))),
-        Series::new("test loss", pts(&|m| m.test_loss)),
-    ];
-    if let Some(b) = h[0].baseline {
-        loss.push(Series::new("memoryless baseline", pts(&|_| b)));
-    }
-    Chart::lines(&format!("{task}: loss"), "optimiser step", "loss", loss)
-        .save(&out.join("loss.png"))?;
-    let acc = vec![
-        Series::new("train accuracy", pts(&|m| m.train_acc)),
-        Series::new("test accuracy", pts(&|m| m.test_acc)),
-    ];
-    Chart::lines(
-        &format!("{task}: accuracy"),
-        "optimiser step",
-        "accuracy",
-        acc,
-    )
-    .save(&out.join("accuracy.png"))?;
-    Ok(())
 }
 
 /// Print float / fake-quant / integer metrics side by side.
