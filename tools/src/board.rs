@@ -230,7 +230,7 @@ module {top} (input {clk}, input {rx}, output {tx});
             have_cmd <= 1; x_start <= (rx_data == 8'h53); rx_count <= 0;
           end
         end else begin
-          x_buf[rx_count*8 +: 8] <= rx_data;
+          {x_shift} // bytes arrive low first: a shift, not a decoder
           if (rx_count == {x_last}) begin have_cmd <= 0; x_valid <= 1; end
           rx_count <= rx_count + 1;
         end
@@ -263,7 +263,8 @@ module {top} (input {clk}, input {rx}, output {tx});
     end else if (!sending) begin
       if (y_valid && !y_ready) begin y_buf <= y_wide; y_ready <= 1; sending <= 1; tx_count <= 0; end
     end else if (!tx_busy && !tx_start) begin
-      tx_data <= y_buf[tx_count*8 +: 8];
+      tx_data <= y_buf[7:0];
+      y_buf <= y_buf >> 8;
       tx_start <= 1;
       if (tx_count == {y_last}) sending <= 0;
       tx_count <= tx_count + 1;
@@ -272,6 +273,11 @@ module {top} (input {clk}, input {rx}, output {tx});
 endmodule
 "#,
         xw = x_bytes * 8 - 1,
+        x_shift = if x_bytes == 1 {
+            "x_buf <= rx_data;".to_string()
+        } else {
+            format!("x_buf <= {{rx_data, x_buf[{}:8]}};", x_bytes * 8 - 1)
+        },
         xcore = m * kx as usize - 1,
         xb8 = xb * 8,
         x_last = x_bytes - 1,
