@@ -118,7 +118,9 @@ module qornn_uart_rx #(parameter CLKS_PER_BIT = 104) (
   output reg valid, output reg [7:0] data
 );
   reg [1:0] sync = 2'b11;
-  reg [15:0] count = 0;
+  // As narrow as the bit time allows: the compare below is on the UP5K's critical path.
+  localparam CW = $clog2(CLKS_PER_BIT) + 1;
+  reg [CW-1:0] count = 0;
   reg [3:0] bit_index = 0;
   reg [1:0] state = 0; // 0 idle, 1 start, 2 data, 3 stop
   always @(posedge clock) begin
@@ -150,7 +152,9 @@ module qornn_uart_tx #(parameter CLKS_PER_BIT = 104) (
   input clock, input reset, input start, input [7:0] data,
   output reg tx, output busy
 );
-  reg [15:0] count = 0;
+  // As narrow as the bit time allows: the compare below is on the UP5K's critical path.
+  localparam CW = $clog2(CLKS_PER_BIT) + 1;
+  reg [CW-1:0] count = 0;
   reg [3:0] bit_index = 0;
   reg [9:0] frame = 10'h3ff;
   reg active = 0;
