@@ -72,23 +72,7 @@ pub fn stand_in_core(m: usize, kx: u32, d: usize, ky: u32) -> String {
 }
 
 pub fn stand_in_ports(m: usize, kx: u32, d: usize, ky: u32) -> qornn_tools::board::CorePorts {
-    let s = |x: &str| x.to_string();
-    qornn_tools::board::CorePorts {
-        module: s("stand_in"),
-        clock: s("clock"),
-        reset: s("reset"),
-        x_valid: s("x_valid"),
-        x_ready: s("x_ready"),
-        x_data: s("x_data"),
-        x_start: s("x_start"),
-        y_valid: s("y_valid"),
-        y_ready: s("y_ready"),
-        y_data: s("y_data"),
-        inputs: m,
-        input_bits: kx,
-        outputs: d,
-        output_bits: ky,
-    }
+    qornn_tools::board::CorePorts::standard("stand_in", m, kx, d, ky)
 }
 
 /// The integer recurrence of `docs/fixed-point.md` written out plainly, with the rounding rule
@@ -151,4 +135,36 @@ pub fn round_half_up(p: i64, r: u32) -> i64 {
     } else {
         (p + (1i64 << (r - 1))) >> r
     }
+}
+
+/// Run a UART testbench (`qornn_tools::board::uart_testbench_verilog` with its design) under
+/// Icarus Verilog and return the bytes the host received. Panics when it does not compile or
+/// does not finish.
+pub fn run_uart_testbench(design: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let v = dir.path().join("tb.v");
+    std::fs::write(&v, design).expect("the testbench is written");
+    let exe = dir.path().join("tb.vvp");
+    let c = std::process::Command::new("iverilog")
+        .args(["-g2012", "-o"])
+        .arg(&exe)
+        .arg(&v)
+        .output()
+        .expect("iverilog runs");
+    assert!(
+        c.status.success(),
+        "iverilog: {}",
+        String::from_utf8_lossy(&c.stderr)
+    );
+    let r = std::process::Command::new("vvp")
+        .arg("-n")
+        .arg(&exe)
+        .output()
+        .expect("vvp runs");
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert!(text.contains("DONE"), "no complete answer: {text}");
+    text.lines()
+        .filter_map(|l| l.strip_prefix("BYTE "))
+        .map(|h| u8::from_str_radix(h.trim(), 16).expect("a hex byte"))
+        .collect()
 }

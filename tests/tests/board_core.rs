@@ -5,12 +5,11 @@
 use qornn_hdl::{verilog, CoreConfig, CoreOptions};
 use qornn_sim::random::{random_model, random_sequences, RandomSpec};
 use qornn_sim::{Bits, Golden, Shape};
-use qornn_tests::require_tool;
+use qornn_tests::{require_tool, run_uart_testbench};
 use qornn_tools::board::{
     board_top_verilog, bytes_for, decode_outputs, encode_sequence, uart_testbench_verilog,
     uart_verilog, CorePorts,
 };
-use std::process::Command;
 
 #[test]
 fn the_board_top_answers_with_the_golden_outputs() {
@@ -64,29 +63,7 @@ fn the_board_top_answers_with_the_golden_outputs() {
                 d * bytes_for(ky)
             ),
         );
-        let dir = tempfile::tempdir().unwrap();
-        let v = dir.path().join("tb.v");
-        std::fs::write(&v, design).unwrap();
-        let exe = dir.path().join("tb.vvp");
-        let c = Command::new("iverilog")
-            .args(["-g2012", "-o"])
-            .arg(&exe)
-            .arg(&v)
-            .output()
-            .unwrap();
-        assert!(
-            c.status.success(),
-            "iverilog: {}",
-            String::from_utf8_lossy(&c.stderr)
-        );
-        let r = Command::new("vvp").arg("-n").arg(&exe).output().unwrap();
-        let text = String::from_utf8_lossy(&r.stdout);
-        assert!(text.contains("DONE"), "no complete answer: {text}");
-        let bytes: Vec<u8> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("BYTE "))
-            .map(|h| u8::from_str_radix(h.trim(), 16).unwrap())
-            .collect();
+        let bytes = run_uart_testbench(&design);
         assert_eq!(
             decode_outputs(&bytes, d, ky),
             want,

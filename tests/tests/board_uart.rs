@@ -3,11 +3,10 @@
 //! core's streaming ports (a running sum of the inputs, cleared on `S`), so that the framing
 //! is checked on its own; `board_core.rs` runs the same path with the emitted QORNN core.
 
-use qornn_tests::{require_tool, stand_in_core, stand_in_ports as ports};
+use qornn_tests::{require_tool, run_uart_testbench, stand_in_core, stand_in_ports as ports};
 use qornn_tools::board::{
     board_top_verilog, decode_outputs, encode_sequence, uart_testbench_verilog, uart_verilog,
 };
-use std::process::Command;
 
 #[test]
 fn sequences_round_trip_through_the_uart() {
@@ -15,7 +14,6 @@ fn sequences_round_trip_through_the_uart() {
         return;
     }
     for (m, kx, d, ky) in [(1usize, 8u32, 2usize, 12u32), (2, 12, 3, 16), (1, 4, 1, 24)] {
-        let dir = tempfile::tempdir().unwrap();
         let cpb = 8;
         let seqs: Vec<Vec<Vec<i64>>> = vec![
             vec![vec![3; m], vec![-2; m], vec![5; m]],
@@ -47,28 +45,7 @@ fn sequences_round_trip_through_the_uart() {
             board_top_verilog(&p, "board_top", io, cpb),
             uart_testbench_verilog("board_top", io, cpb, &host, step_bytes, d * yb)
         );
-        let v = dir.path().join("tb.v");
-        std::fs::write(&v, design).unwrap();
-        let exe = dir.path().join("tb.vvp");
-        let c = Command::new("iverilog")
-            .args(["-g2005", "-o"])
-            .arg(&exe)
-            .arg(&v)
-            .output()
-            .unwrap();
-        assert!(
-            c.status.success(),
-            "iverilog: {}",
-            String::from_utf8_lossy(&c.stderr)
-        );
-        let r = Command::new("vvp").arg("-n").arg(&exe).output().unwrap();
-        let text = String::from_utf8_lossy(&r.stdout);
-        assert!(text.contains("DONE"), "no answer: {text}");
-        let bytes: Vec<u8> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("BYTE "))
-            .map(|h| u8::from_str_radix(h.trim(), 16).unwrap())
-            .collect();
+        let bytes = run_uart_testbench(&design);
         assert_eq!(
             decode_outputs(&bytes, d, ky),
             want,

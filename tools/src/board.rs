@@ -85,6 +85,24 @@ pub struct CorePorts {
 impl CorePorts {
     /// The ports of the emitted qornn core (`docs/core.md`) named `module`.
     pub fn qornn_core(module: &str, cfg: &qornn_hdl::CoreConfig) -> Self {
+        Self::standard(
+            module,
+            cfg.input,
+            cfg.input_bits,
+            cfg.output,
+            cfg.output_accumulator_bits,
+        )
+    }
+
+    /// The documented port names (`clock`, `reset`, `x_valid`, …, `y_data`) on a module with
+    /// `inputs` codes of `input_bits` in and `outputs` values of `output_bits` out.
+    pub fn standard(
+        module: &str,
+        inputs: usize,
+        input_bits: u32,
+        outputs: usize,
+        output_bits: u32,
+    ) -> Self {
         let s = |x: &str| x.to_string();
         CorePorts {
             module: s(module),
@@ -97,10 +115,10 @@ impl CorePorts {
             y_valid: s("y_valid"),
             y_ready: s("y_ready"),
             y_data: s("y_data"),
-            inputs: cfg.input,
-            input_bits: cfg.input_bits,
-            outputs: cfg.output,
-            output_bits: cfg.output_accumulator_bits,
+            inputs,
+            input_bits,
+            outputs,
+            output_bits,
         }
     }
 }
