@@ -165,33 +165,37 @@ module qornn_uart_rx #(parameter CLKS_PER_BIT = 104) (
   end
 endmodule
 
-// 8N1 UART transmitter: `start` with `data` when `busy` is low.
+// 8N1 UART transmitter: `start` with `data` when `busy` is low. The frame is a shift register
+// and the end of a bit is a registered flag, so no wide compare or mux is on the clock's path.
 module qornn_uart_tx #(parameter CLKS_PER_BIT = 104) (
   input clock, input reset, input start, input [7:0] data,
   output reg tx, output busy
 );
-  // As narrow as the bit time allows: the compare below is on the UP5K's critical path.
   localparam CW = $clog2(CLKS_PER_BIT) + 1;
   reg [CW-1:0] count = 0;
-  reg [3:0] bit_index = 0;
+  reg tick = 0;
+  reg [3:0] bits_left = 0;
   reg [9:0] frame = 10'h3ff;
   reg active = 0;
   assign busy = active;
   initial tx = 1'b1;
   always @(posedge clock) begin
     if (reset) begin
-      active <= 0; tx <= 1'b1; count <= 0;
+      active <= 0; tx <= 1'b1; count <= 0; tick <= 0;
     end else if (!active) begin
       tx <= 1'b1;
       if (start) begin
         frame <= {1'b1, data, 1'b0};
-        active <= 1; count <= 0; bit_index <= 0;
+        active <= 1; count <= 0; tick <= 0; bits_left <= 4'd10;
       end
     end else begin
-      tx <= frame[bit_index];
-      if (count == CLKS_PER_BIT - 1) begin
+      tx <= frame[0];
+      tick <= (count == CLKS_PER_BIT - 2);
+      if (tick) begin
         count <= 0;
-        if (bit_index == 9) active <= 0; else bit_index <= bit_index + 1;
+        frame <= {1'b1, frame[9:1]};
+        if (bits_left == 4'd1) active <= 0;
+        bits_left <= bits_left - 4'd1;
       end else count <= count + 1;
     end
   end
