@@ -130,34 +130,38 @@ pub fn bytes_for(bits: u32) -> usize {
 
 /// The UART receiver and transmitter modules (8N1, `CLKS_PER_BIT` parameter).
 pub fn uart_verilog() -> &'static str {
-    r#"// 8N1 UART receiver: samples mid-bit, one byte per `valid` pulse.
+    r#"// 8N1 UART receiver: samples mid-bit, one byte per `valid` pulse. The middle and the end of a
+// bit are registered flags (set one cycle ahead) and the byte is a shift register, so no wide
+// compare or bit decoder is on the clock's path. Needs CLKS_PER_BIT >= 8.
 module qornn_uart_rx #(parameter CLKS_PER_BIT = 104) (
   input clock, input reset, input rx,
   output reg valid, output reg [7:0] data
 );
-  reg [1:0] sync = 2'b11;
-  // As narrow as the bit time allows: the compare below is on the UP5K's critical path.
   localparam CW = $clog2(CLKS_PER_BIT) + 1;
+  reg [1:0] sync = 2'b11;
   reg [CW-1:0] count = 0;
+  reg mid = 0, last = 0;
   reg [3:0] bit_index = 0;
   reg [1:0] state = 0; // 0 idle, 1 start, 2 data, 3 stop
   always @(posedge clock) begin
     sync <= {sync[0], rx};
     valid <= 1'b0;
+    mid <= (count == (CLKS_PER_BIT / 2) - 2);
+    last <= (count == CLKS_PER_BIT - 2);
     if (reset) begin
-      state <= 0; count <= 0; bit_index <= 0;
+      state <= 0; count <= 0; bit_index <= 0; mid <= 0; last <= 0;
     end else case (state)
       0: if (sync[1] == 1'b0) begin state <= 1; count <= 0; end
-      1: if (count == (CLKS_PER_BIT / 2) - 1) begin
+      1: if (mid) begin
            count <= 0;
            if (sync[1] == 1'b0) begin state <= 2; bit_index <= 0; end else state <= 0;
          end else count <= count + 1;
-      2: if (count == CLKS_PER_BIT - 1) begin
+      2: if (last) begin
            count <= 0;
-           data[bit_index[2:0]] <= sync[1];
+           data <= {sync[1], data[7:1]};
            if (bit_index == 7) state <= 3; else bit_index <= bit_index + 1;
          end else count <= count + 1;
-      3: if (count == CLKS_PER_BIT - 1) begin
+      3: if (last) begin
            count <= 0; state <= 0;
            if (sync[1] == 1'b1) valid <= 1'b1; // a framing error drops the byte
          end else count <= count + 1;
