@@ -562,17 +562,25 @@ fn placement_failure(e: ToolError, target: Target, log: &Path) -> SynthError {
     SynthError::Tool(e)
 }
 
-/// Cell counts by type from yosys' `stat -json` (the design total, or the top module's).
-pub fn read_cell_counts(path: &Path) -> Result<BTreeMap<String, u64>, SynthError> {
-    let bad = |problem: String| SynthError::Report {
-        path: path.to_owned(),
-        problem,
-    };
+/// A tool's JSON report, or an error naming the file.
+fn read_report_json(path: &Path) -> Result<serde_json::Value, SynthError> {
     let text = std::fs::read_to_string(path).map_err(|source| SynthError::Io {
         path: path.to_owned(),
         source,
     })?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| SynthError::Report {
+        path: path.to_owned(),
+        problem: e.to_string(),
+    })
+}
+
+/// Cell counts by type from yosys' `stat -json` (the design total, or the top module's).
+pub fn read_cell_counts(path: &Path) -> Result<BTreeMap<String, u64>, SynthError> {
+    let v = read_report_json(path)?;
+    let bad = |problem: String| SynthError::Report {
+        path: path.to_owned(),
+        problem,
+    };
     let by_type = v
         .pointer("/design/num_cells_by_type")
         .or_else(|| {
@@ -595,15 +603,11 @@ pub fn read_pnr_report(
     path: &Path,
     target: Target,
 ) -> Result<(Vec<(Resource, Usage)>, BTreeMap<String, f64>), SynthError> {
+    let v = read_report_json(path)?;
     let bad = |problem: String| SynthError::Report {
         path: path.to_owned(),
         problem,
     };
-    let text = std::fs::read_to_string(path).map_err(|source| SynthError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
     let util = v
         .get("utilization")
         .and_then(|u| u.as_object())
