@@ -26,6 +26,7 @@
 
 use crate::config::CoreConfig;
 use crate::port::{sext, to_bits, Port};
+use crate::verilog::{flag, next_is_last};
 use qornn_sim::QuantizedModel;
 use rust_hdl::prelude::*;
 
@@ -382,8 +383,6 @@ impl Requant {
         let flo = flo.join(", ");
         let sgn = bit(qw - 1);
         let hmax = (1i64 << (ka - 1)) - 1;
-        let nlast = p.hidden - 1;
-        let dlast = p.output - 1;
         format!(
             "// Row post-processor: bias, activation, requantisation (or output bias).
 {roms}reg [{rb1}:0] cnt;
@@ -409,7 +408,8 @@ reg hv3, hv4, hv5, hv6, hv7, hv8, hv9;
 reg [{rb1}:0] hr3, hr4, hr5, hr6, hr7, hr8, hr9;
 wire [{rb1}:0] h_addr = (cnt < {n}) ? cnt : {rb}'d0;
 wire [{rb1}:0] y_addr = (cnt < {d}) ? cnt : {rb}'d0;
-wire row_last = is_y ? (cnt == {rb}'d{dlast}) : (cnt == {rb}'d{nlast});
+// cnt is at the last row of its kind; registered one row ahead, off the lanes' valid path.
+reg row_last;
 {act}
 {mul}wire [{k}:0] lo_sum = {{1'b0, m2_x[{k1}:0]}} + {{1'b0, m2_y[{k1}:0]}};
 wire [{hk}:0] hi_sum = {{m3_xh, 1'b1}} + {{m3_yh, m3_c}};
@@ -419,7 +419,7 @@ wire up_ones = &{{{upper}}};
 wire low_ones = &{{{low}}};
 wire inc = {inc};
 initial begin
-   cnt = 0; is_y = 0; s1_valid = 0; s2_valid = 0; s1_is_y = 0; s1_last = 0; s1_row = 0;
+   cnt = 0; is_y = 0; row_last = {h_last0}; s1_valid = 0; s2_valid = 0; s1_is_y = 0; s1_last = 0; s1_row = 0;
    s1_acc = 0; s1_b = 0; s1_c = 0; s2_is_y = 0; s2_last = 0; s2_row = 0; s2_s = 0; s2_y = 0;
    {init_beta}s3_sp = 0; s3_neg = 0; {init_nz}s4_a = 0; {init_m1}m2_x = 0; m2_y = 0;
    m3_lo = 0; m4_lo = 0; m3_c = 0; m4_slo = 0; m3_xh = 0; m3_yh = 0; m4_hi = 0;
@@ -430,7 +430,7 @@ initial begin
 end
 always @(posedge clock) begin
    if (reset) begin
-      cnt <= {rb}'d0; is_y <= 1'b0;
+      cnt <= {rb}'d0; is_y <= 1'b0; row_last <= {h_last0};
       s1_valid <= 1'b0; s2_valid <= 1'b0; h_valid <= 1'b0; y_valid <= 1'b0;
       hv3 <= 1'b0; hv4 <= 1'b0; hv5 <= 1'b0; hv6 <= 1'b0; hv7 <= 1'b0; hv8 <= 1'b0;
       hv9 <= 1'b0;
@@ -474,12 +474,18 @@ always @(posedge clock) begin
       s1_c <= c_rom[y_addr];
 {beta_read}      if (in_valid) begin
          if (row_last) begin
-            cnt <= {rb}'d0; is_y <= ~is_y;
-         end else cnt <= cnt + {rb}'d1;
+            cnt <= {rb}'d0; is_y <= ~is_y; row_last <= is_y ? {h_last0} : {y_last0};
+         end else begin
+            cnt <= cnt + {rb}'d1; row_last <= is_y ? {y_next} : {h_next};
+         end
       end
    end
 end",
             rb1 = rb - 1,
+            h_last0 = flag(p.hidden == 1),
+            y_last0 = flag(p.output == 1),
+            h_next = next_is_last("cnt", rb, p.hidden - 1),
+            y_next = next_is_last("cnt", rb, p.output - 1),
             lw1 = lw - 1,
             ay1 = ay - 1,
             pw1 = pw - 1,

@@ -18,6 +18,7 @@
 use crate::config::{clog2, CoreConfig};
 use crate::lane::{KIND_U, KIND_V, KIND_W};
 use crate::port::{get_field, put_field, sext, to_bits, Port, WidePort};
+use crate::verilog::{flag, next_is_last};
 use rust_hdl::prelude::*;
 
 const IDLE: u8 = 0;
@@ -360,9 +361,10 @@ reg [1:0] pkind;
 reg [{jb1}:0] pidx;
 reg [{ab1}:0] paddr;
 reg [{act1}:0] pactive;
+// j_end / blk_end: j and blk are at the last position of their block / phase. Registered one
+// clock ahead, so that no counter comparison lies between the counters and their enables.
+reg j_end, blk_end;
 wire rec = (st == REC);
-wire [{jb1}:0] len1 = rec ? {jb}'d{rec_len1} : {jb}'d{out_len1};
-wire [{bb1}:0] blocks1 = rec ? {bb}'d{rec_blocks1} : {bb}'d{out_blocks1};
 wire [{act1}:0] last_active = rec ? {actw}'d{h_last} : {actw}'d{o_last};
 reg [{kx1}:0] x_el;
 always @(*) begin
@@ -374,6 +376,7 @@ initial begin
    st = IDLE; j = 0; blk = 0; addr = 0; fresh = 1'b1; zero = 1'b0; x_reg = 0; cyc = 0;
    bank = 1'b0; wait_cnt = 0;
    pv = 1'b0; pfirst = 1'b0; plast = 1'b0; pkind = 2'd0; pidx = 0; paddr = 0; pactive = 0;
+   j_end = 1'b0; blk_end = 1'b0;
    y_valid = 1'b0; y_data = 0; step_cycles = 32'd0;
 end
 always @(*) begin
@@ -407,25 +410,35 @@ always @(posedge clock) begin
                zero <= x_start | fresh;
                fresh <= 1'b0;
                st <= REC; j <= 0; blk <= 0; addr <= 0; cyc <= 32'd1;
+               j_end <= {rec_j_end0}; blk_end <= {rec_blk_end0};
             end
          end
          REC, OUT: begin
             pv <= 1'b1;
             pfirst <= (j == 0);
-            plast <= (j == len1);
+            plast <= j_end;
             pkind <= rec ? ((j < {n}) ? 2'd0 : 2'd1) : 2'd2;
             pidx <= (j < {n}) ? j : (j - {jb}'d{n});
             paddr <= addr;
-            pactive <= (blk == blocks1) ? last_active : {actw}'d{p};
+            pactive <= blk_end ? last_active : {actw}'d{p};
             addr <= addr + 1'b1;
-            if (j == len1) begin
+            if (j_end) begin
                j <= 0;
-               if (blk == blocks1) begin
+               if (blk_end) begin
                   blk <= 0;
+                  // The next phase is the output phase (after REC) or none (after OUT).
+                  j_end <= {out_j_end0}; blk_end <= {out_blk_end0};
                   st <= rec ? {after_rec} : OUT_WAIT;
 {load_wait}
-               end else blk <= blk + 1'b1;
-            end else j <= j + 1'b1;
+               end else begin
+                  blk <= blk + 1'b1;
+                  j_end <= rec ? {rec_j_end0} : {out_j_end0};
+                  blk_end <= rec ? {rec_blk_next} : {out_blk_next};
+               end
+            end else begin
+               j <= j + 1'b1;
+               j_end <= rec ? {rec_j_next} : {out_j_next};
+            end
          end
          REC_WAIT: begin
             pv <= 1'b0;
@@ -451,13 +464,16 @@ end",
             n = c.n,
             p = c.p,
             jb = c.jb,
-            bb = c.bb,
             actw = act1 + 1,
             hb1 = hb - 1,
-            rec_len1 = c.n + c.m - 1,
-            out_len1 = c.n - 1,
-            rec_blocks1 = c.hblocks - 1,
-            out_blocks1 = c.oblocks - 1,
+            rec_j_end0 = flag(c.n + c.m == 1),
+            out_j_end0 = flag(c.n == 1),
+            rec_blk_end0 = flag(c.hblocks == 1),
+            out_blk_end0 = flag(c.oblocks == 1),
+            rec_j_next = next_is_last("j", c.jb, c.n + c.m - 1),
+            out_j_next = next_is_last("j", c.jb, c.n - 1),
+            rec_blk_next = next_is_last("blk", c.bb, c.hblocks - 1),
+            out_blk_next = next_is_last("blk", c.bb, c.oblocks - 1),
             h_last = c.h_last_active,
             o_last = c.o_last_active,
             x_ext = sext_to("x_el", c.kx),

@@ -15,6 +15,31 @@ pub fn valid_module_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A Verilog expression for "counter `reg` (of `width` bits) is one below its last value
+/// `last`", the input of a registered end-of-count flag; a constant 0 when `last` is 0 (then
+/// the counter is always at its last value and the flag is loaded with 1 elsewhere).
+///
+/// ```
+/// assert_eq!(qornn_hdl::verilog::next_is_last("j", 8, 129), "(j == 8'd128)");
+/// assert_eq!(qornn_hdl::verilog::next_is_last("j", 8, 0), "1'b0");
+/// ```
+pub fn next_is_last(reg: &str, width: usize, last: usize) -> String {
+    if last == 0 {
+        "1'b0".to_string()
+    } else {
+        format!("({reg} == {width}'d{})", last - 1)
+    }
+}
+
+/// A Verilog 1-bit constant.
+pub fn flag(b: bool) -> &'static str {
+    if b {
+        "1'b1"
+    } else {
+        "1'b0"
+    }
+}
+
 /// Emit the Verilog of the core for `model`; every check happens before any text exists.
 pub fn emit(model: &QuantizedModel, opts: &CoreOptions, top: &str) -> Result<String, HdlError> {
     if !valid_module_name(top) {

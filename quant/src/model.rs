@@ -32,6 +32,9 @@ pub enum Init {
     Henaff,
     /// A Haar-random orthogonal matrix.
     Random,
+    /// The negated cyclic shift (exactly orthogonal after quantisation; see
+    /// [`ortho::shift_init`]).
+    Shift,
 }
 
 /// Everything that defines a model's structure.
@@ -121,6 +124,7 @@ impl<R: Real> Model<R> {
         let w = match config.init {
             Init::Henaff => ortho::henaff_init(s.n, &mut rng),
             Init::Random => ortho::random_orthogonal(s.n, &mut rng),
+            Init::Shift => ortho::shift_init(s.n),
         };
         let bound = (6.0 / (s.n + s.m) as f64).sqrt();
         let u = (0..s.n * s.m)

@@ -34,6 +34,20 @@ pub fn henaff_init<R: Real>(n: usize, rng: &mut ChaCha8Rng) -> Vec<R> {
     w
 }
 
+/// The negated cyclic shift, `W e_j = −e_{(j+1) mod n}`: a delay line of length n.
+///
+/// Every nonzero entry is −1, the one value the weight quantiser represents exactly
+/// (α = max|W| = 1 maps to the code −2^(k−1), while +1 would be clipped to (2^(k−1) − 1)/2^(k−1)),
+/// so the quantised W is exactly orthogonal at every bit width and keeps a state for any
+/// number of steps. Only an odd activation (modReLU) passes the alternating signs.
+pub fn shift_init<R: Real>(n: usize) -> Vec<R> {
+    let mut w = vec![R::zero(); n * n];
+    for j in 0..n {
+        w[(j + 1) % n + j * n] = -R::one();
+    }
+    w
+}
+
 /// A Haar-random orthogonal matrix (QR of a Gaussian matrix by modified Gram–Schmidt, twice).
 pub fn random_orthogonal<R: Real>(n: usize, rng: &mut ChaCha8Rng) -> Vec<R> {
     let mut q = vec![0.0f64; n * n];

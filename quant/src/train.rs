@@ -109,7 +109,8 @@ pub struct TrainConfig {
     pub optimizer: OptimizerKind,
     /// Learning-rate schedule.
     pub schedule: Schedule,
-    /// Learning-rate factor of the orthogonal latent W under projUNN.
+    /// Learning-rate factor of W's latent matrix (every method; expRNN and projUNN train the
+    /// orthogonal matrix more slowly than the rest).
     pub ortho_lr_factor: f64,
     /// Power iterations of the projUNN rank-one approximation per step.
     pub rank_one_iters: usize,
@@ -505,6 +506,7 @@ impl Trainer {
                     }
                 }
                 _ => {
+                    let lr = if i == 0 { lr * cfg.ortho_lr_factor } else { lr };
                     self.optimizer.update(i, g, lr, &mut self.update);
                     p.iter_mut().zip(&self.update).for_each(|(x, &u)| *x += u);
                 }

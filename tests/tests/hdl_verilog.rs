@@ -129,6 +129,8 @@ fn emitted_verilog_equals_the_golden_model_under_icarus() {
         (7, 1, 2, 3, 2, 16, true, Multipliers::Lut),
         (10, 3, 4, 1, 8, 4, true, Multipliers::Dsp),
         (12, 2, 9, 5, 5, 6, false, Multipliers::Lut),
+        // One block per phase (n ≤ P, d = 1): the end-of-count flags start set.
+        (4, 1, 1, 4, 3, 8, true, Multipliers::Dsp),
     ];
     for (i, (n, m, d, p, kw, ka, modrelu, mul)) in cases.into_iter().enumerate() {
         let model = model(n, m, d, kw, ka, modrelu, 40 + i as u64);

@@ -85,6 +85,9 @@ pub enum InitArg {
     Henaff,
     /// Haar-random orthogonal.
     Random,
+    /// Negated cyclic shift: entries −1 are exact codes, so the quantised W is exactly
+    /// orthogonal (modReLU only).
+    Shift,
 }
 
 /// Arguments of `qornn train`.
@@ -157,7 +160,7 @@ pub struct TrainArgs {
     /// Learning-rate decay factor.
     #[arg(long, default_value_t = 0.5)]
     lr_decay: f64,
-    /// Learning-rate factor of the orthogonal W under projUNN.
+    /// Learning-rate factor of W's latent matrix (all methods).
     #[arg(long, default_value_t = 1.0)]
     ortho_lr_factor: f64,
     /// Clip the gradient norm to this (0: off).
@@ -243,6 +246,7 @@ impl TrainArgs {
         c.init = match self.init {
             InitArg::Henaff => Init::Henaff,
             InitArg::Random => Init::Random,
+            InitArg::Shift => Init::Shift,
         };
         c.optimizer = match self.optimizer {
             OptArg::Adam => OptimizerKind::Adam,
