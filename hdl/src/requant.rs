@@ -24,7 +24,7 @@
 //! Widths: every value of a real row fits (the model's width analysis); the Verilog computes
 //! the same function as `update()` on any register contents, valid or not.
 
-use crate::config::CoreConfig;
+use crate::config::{clog2, CoreConfig};
 use crate::port::{sext, to_bits, Port};
 use crate::verilog::{flag, next_is_last};
 use qornn_sim::QuantizedModel;
@@ -245,13 +245,18 @@ impl Requant {
         let r = p.shift as usize;
         let qw = pw.max(r + 2);
         let hex = |v: i64, w: usize| format!("{w}'h{:x}", to_bits(v, w));
+        // Each ROM is padded with zeros to a power of two and read with the low bits of the
+        // row counter: every address is in range, so no comparison lies before the block RAM
+        // (the padding rows are read only for rows of the other kind, whose value is unused).
         let rom = |name: &str, vals: &[i64], w: usize| {
+            let depth = 1usize << clog2(vals.len());
             let mut s = format!(
                 "(* ram_style = \"block\", rom_style = \"block\" *)\nreg [{}:0] {name} [0:{}];\ninitial begin\n",
                 w - 1,
-                vals.len() - 1
+                depth - 1
             );
-            for (i, &v) in vals.iter().enumerate() {
+            for i in 0..depth {
+                let v = vals.get(i).copied().unwrap_or(0);
                 s += &format!("   {name}[{i}] = {};\n", hex(v, w));
             }
             s + "end\n"
@@ -406,8 +411,8 @@ reg q1_max, q1_min, q1_inc;
 reg [{ka1}:0] q1_fl;
 reg hv3, hv4, hv5, hv6, hv7, hv8, hv9;
 reg [{rb1}:0] hr3, hr4, hr5, hr6, hr7, hr8, hr9;
-wire [{rb1}:0] h_addr = (cnt < {n}) ? cnt : {rb}'d0;
-wire [{rb1}:0] y_addr = (cnt < {d}) ? cnt : {rb}'d0;
+wire [{hb1}:0] h_addr = cnt[{hb1}:0];
+wire [{yb1}:0] y_addr = cnt[{yb1}:0];
 // cnt is at the last row of its kind; registered one row ahead, off the lanes' valid path.
 reg row_last;
 {act}
@@ -482,6 +487,8 @@ always @(posedge clock) begin
    end
 end",
             rb1 = rb - 1,
+            hb1 = clog2(p.hidden) - 1,
+            yb1 = clog2(p.output) - 1,
             h_last0 = flag(p.hidden == 1),
             y_last0 = flag(p.output == 1),
             h_next = next_is_last("cnt", rb, p.hidden - 1),
@@ -504,8 +511,6 @@ end",
             init_m1 = m1_regs.iter().map(|r| format!("{r} = 0; ")).collect::<String>(),
             x2s = x2,
             y2s = y2,
-            n = p.hidden,
-            d = p.output,
             hmin = to_bits(-hmax - 1, ka),
         )
     }

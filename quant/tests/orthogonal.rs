@@ -175,3 +175,49 @@ fn rank_one_approximation_finds_the_top_singular_pair() {
     let bn: f64 = b.iter().map(|x| x * x).sum::<f64>().sqrt();
     assert!((an * bn - s0).abs() < 1e-8 * s0);
 }
+
+/// The largest |entry| of WᵀW − I.
+fn gram_error(w: &[f64], n: usize) -> f64 {
+    let m = to_mat(w, n);
+    let g = m.transpose() * &m;
+    (0..n)
+        .flat_map(|i| (0..n).map(move |j| (i, j)))
+        .fold(0.0, |e, (i, j)| {
+            e.max((g[(i, j)] - if i == j { 1.0 } else { 0.0 }).abs())
+        })
+}
+
+#[test]
+fn the_shift_initialisation_is_exactly_orthogonal_after_bjorck_and_the_quantiser() {
+    use qornn_quant::quantize::fake_quantize;
+    let n = 64;
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let shift: Vec<f64> = ortho::shift_init(n);
+    // A delay line: W e_j = −e_{j+1 mod n}.
+    for j in 0..n {
+        for i in 0..n {
+            let want = if i == (j + 1) % n { -1.0 } else { 0.0 };
+            assert_eq!(shift[i + j * n], want);
+        }
+    }
+    let mut bj = Bjorck::<f64>::new(n, BjorckConfig::default());
+    let mut w = vec![0.0; n * n];
+    bj.forward(&shift, 50, &mut w);
+    let mut q = vec![0.0; n * n];
+    for bits in 2..=8 {
+        fake_quantize(&w, bits, &mut q);
+        assert_eq!(gram_error(&q, n), 0.0, "{bits} bits: quantised shift");
+    }
+    // Neither of the other initialisations survives 5-bit quantisation: that is why the
+    // shift exists (a long copy task needs |λ| = 1 to within ~1/T).
+    for (name, w0) in [
+        ("henaff", ortho::henaff_init::<f64>(n, &mut rng)),
+        ("random", random_orthogonal::<f64>(n, &mut rng)),
+    ] {
+        fake_quantize(&w0, 5, &mut q);
+        assert!(
+            gram_error(&q, n) > 1e-2,
+            "{name}: quantised W is not orthogonal"
+        );
+    }
+}
