@@ -26,7 +26,7 @@ fn options() -> SynthOptions {
     SynthOptions {
         target: Target::Ice40Up5k,
         top: "top".into(),
-        seed: 1,
+        seeds: vec![1],
         freq_mhz: 30.0,
         constraints: None,
         bitstream: true,
@@ -56,6 +56,38 @@ fn a_small_design_builds_and_its_report_is_parsed() {
     assert!(fmax > 10.0 && fmax < 1000.0, "{fmax}");
     let bit = report.bitstream.as_ref().unwrap();
     assert!(std::fs::metadata(bit).unwrap().len() > 1000);
+    assert_eq!(report.seed_fmax_mhz.len(), 1);
+
+    // Several seeds: one netlist, one placement each, the fastest kept and packed.
+    let build = dir.path().join("seeds");
+    let many = synthesize(
+        &v,
+        &build,
+        &SynthOptions {
+            seeds: vec![1, 2, 3],
+            ..options()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        many.seed_fmax_mhz.keys().copied().collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    let best = many.seed_fmax_mhz.values().copied().fold(0.0, f64::max);
+    assert_eq!(many.seed_fmax_mhz[&many.seed], best);
+    assert_eq!(
+        many.fmax(),
+        Some(best),
+        "the kept report is the kept seed's"
+    );
+    for s in [1, 2, 3] {
+        assert!(build.join(format!("pnr-{s}.json")).is_file());
+    }
+    assert!(
+        build.join("pnr.asc").is_file() && many.bitstream.as_ref().is_some_and(|b| b.is_file())
+    );
+    let md = many.to_markdown(None);
+    assert!(md.contains(&format!("kept seed {}", many.seed)), "{md}");
 }
 
 #[test]

@@ -698,7 +698,7 @@ fn synthesise(
             let so = SynthOptions {
                 target,
                 top: "qornn_top".into(),
-                seed: hw.seed,
+                seeds: vec![hw.seed],
                 freq_mhz: target.default_freq_mhz(),
                 constraints: None,
                 bitstream: true,

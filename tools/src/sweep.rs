@@ -361,7 +361,7 @@ fn run_point(config: &FlowConfig, p: &Point, dir: &Path) -> Result<PointResult, 
     let so = SynthOptions {
         target,
         top: "qornn_top".into(),
-        seed: config.hardware.seed,
+        seeds: vec![config.hardware.seed],
         freq_mhz: target.default_freq_mhz(),
         constraints: None,
         bitstream: false,

@@ -268,6 +268,9 @@ pub enum SynthError {
         /// How many the device has.
         available: u64,
     },
+    /// No placer seed was given.
+    #[error("no placer seed given")]
+    NoSeed,
 }
 
 /// Use of one resource.
@@ -286,8 +289,9 @@ pub struct SynthOptions {
     pub target: Target,
     /// The top module.
     pub top: String,
-    /// Placer seed.
-    pub seed: u64,
+    /// Placer seeds: one place and route each from the same netlist; the best (highest
+    /// worst-clock Fmax, the first on a tie) is kept and packed.
+    pub seeds: Vec<u64>,
     /// The clock the placer aims for (MHz).
     pub freq_mhz: f64,
     /// Pin constraints (`.pcf` for iCE40, `.lpf` for ECP5); none places I/O freely.
@@ -303,8 +307,11 @@ pub struct SynthReport {
     pub target: Target,
     /// The top module.
     pub top: String,
-    /// Placer seed.
+    /// The placer seed of the kept placement.
     pub seed: u64,
+    /// Every seed tried and its worst-clock Fmax (MHz).
+    #[serde(default)]
+    pub seed_fmax_mhz: BTreeMap<u64, f64>,
     /// The clock the placer aimed for (MHz).
     pub freq_target_mhz: f64,
     /// Resources: used and available.
@@ -382,6 +389,18 @@ impl SynthReport {
                 self.freq_target_mhz
             );
         }
+        if self.seed_fmax_mhz.len() > 1 {
+            let all: Vec<String> = self
+                .seed_fmax_mhz
+                .iter()
+                .map(|(s, f)| format!("{s}: {f:.1}"))
+                .collect();
+            md += &format!(
+                "- placer seeds (worst-clock Fmax, MHz): {}; kept seed {}\n",
+                all.join(", "),
+                self.seed
+            );
+        }
         if let (Some(core), Some(f)) = (core, self.fmax()) {
             let tp = core.at(f);
             md += &format!(
@@ -427,6 +446,9 @@ pub fn synthesize(
     opts: &SynthOptions,
 ) -> Result<SynthReport, SynthError> {
     let target = opts.target;
+    if opts.seeds.is_empty() {
+        return Err(SynthError::NoSeed);
+    }
     for p in target.programs() {
         crate::external::find(p)?;
     }
@@ -470,39 +492,40 @@ pub fn synthesize(
         }
     }
 
-    let mut args = target.device_args();
-    let (layout_flag, layout) = if target.is_ice40() {
-        ("--asc", "pnr.asc")
+    let layout = if target.is_ice40() {
+        "pnr.asc"
     } else {
-        ("--textcfg", "pnr.config")
+        "pnr.config"
     };
-    args.extend(
-        [
-            "--json",
-            "synth.json",
-            layout_flag,
-            layout,
-            "--report",
-            "pnr.json",
-            "--timing-allow-fail",
-        ]
-        .map(String::from),
-    );
-    args.extend([
-        "--freq".into(),
-        format!("{}", opts.freq_mhz),
-        "--seed".into(),
-        opts.seed.to_string(),
-    ]);
-    if let Some(c) = &opts.constraints {
-        let c = std::fs::canonicalize(c).map_err(io(c))?;
-        let flag = if target.is_ice40() { "--pcf" } else { "--lpf" };
-        args.extend([flag.into(), c.display().to_string()]);
+    let mut seed_fmax_mhz = BTreeMap::new();
+    let mut best: Option<(u64, f64, PnrFiles)> = None;
+    let t0 = std::time::Instant::now();
+    for &seed in &opts.seeds {
+        // One seed writes the usual names; several write pnr-<seed>.* and keep the best.
+        let files = if opts.seeds.len() == 1 {
+            PnrFiles::plain(layout)
+        } else {
+            PnrFiles::for_seed(layout, seed)
+        };
+        place_and_route(out_dir, target, opts, seed, &files)?;
+        let (_, fmax) = read_pnr_report(&out_dir.join(&files.report), target)?;
+        let worst = fmax.values().copied().reduce(f64::min).unwrap_or(0.0);
+        seed_fmax_mhz.insert(seed, worst);
+        if best.as_ref().is_none_or(|(_, f, _)| worst > *f) {
+            best = Some((seed, worst, files));
+        }
     }
-    let log = out_dir.join("nextpnr.log");
-    let t = run_logged(target.nextpnr(), &args, out_dir, &log)
-        .map_err(|e| placement_failure(e, target, &log))?;
-    seconds.insert("place_and_route".into(), t.as_secs_f64());
+    seconds.insert("place_and_route".into(), t0.elapsed().as_secs_f64());
+    let (seed, _, files) = best.expect("at least one seed");
+    if opts.seeds.len() > 1 {
+        for (from, to) in [
+            (&files.layout, layout),
+            (&files.report, "pnr.json"),
+            (&files.log, "nextpnr.log"),
+        ] {
+            std::fs::copy(out_dir.join(from), out_dir.join(to)).map_err(io(&out_dir.join(from)))?;
+        }
+    }
     let (used, fmax_mhz) = read_pnr_report(&out_dir.join("pnr.json"), target)?;
     for (r, u) in used {
         resources.insert(r, u);
@@ -529,7 +552,8 @@ pub fn synthesize(
     Ok(SynthReport {
         target,
         top: opts.top.clone(),
-        seed: opts.seed,
+        seed,
+        seed_fmax_mhz,
         freq_target_mhz: opts.freq_mhz,
         resources,
         fmax_mhz,
@@ -537,6 +561,70 @@ pub fn synthesize(
         bitstream,
         seconds,
     })
+}
+
+/// The files of one place and route, relative to the output folder.
+struct PnrFiles {
+    layout: String,
+    report: String,
+    log: String,
+}
+
+impl PnrFiles {
+    fn plain(layout: &str) -> Self {
+        PnrFiles {
+            layout: layout.into(),
+            report: "pnr.json".into(),
+            log: "nextpnr.log".into(),
+        }
+    }
+
+    fn for_seed(layout: &str, seed: u64) -> Self {
+        let (stem, ext) = layout.split_once('.').unwrap_or((layout, ""));
+        PnrFiles {
+            layout: format!("{stem}-{seed}.{ext}"),
+            report: format!("pnr-{seed}.json"),
+            log: format!("nextpnr-{seed}.log"),
+        }
+    }
+}
+
+/// Place and route the netlist `synth.json` of `out_dir` with one seed.
+fn place_and_route(
+    out_dir: &Path,
+    target: Target,
+    opts: &SynthOptions,
+    seed: u64,
+    files: &PnrFiles,
+) -> Result<(), SynthError> {
+    let mut args = target.device_args();
+    let layout_flag = if target.is_ice40() {
+        "--asc"
+    } else {
+        "--textcfg"
+    };
+    args.extend(["--json".into(), "synth.json".into()]);
+    args.extend([layout_flag.into(), files.layout.clone()]);
+    args.extend(["--report".into(), files.report.clone()]);
+    args.push("--timing-allow-fail".into());
+    args.extend([
+        "--freq".into(),
+        format!("{}", opts.freq_mhz),
+        "--seed".into(),
+        seed.to_string(),
+    ]);
+    if let Some(c) = &opts.constraints {
+        let c = std::fs::canonicalize(c).map_err(|source| SynthError::Io {
+            path: c.clone(),
+            source,
+        })?;
+        let flag = if target.is_ice40() { "--pcf" } else { "--lpf" };
+        args.extend([flag.into(), c.display().to_string()]);
+    }
+    let log = out_dir.join(&files.log);
+    run_logged(target.nextpnr(), &args, out_dir, &log)
+        .map_err(|e| placement_failure(e, target, &log))?;
+    Ok(())
 }
 
 /// nextpnr says "no BELs remaining" or "only has N" when the placer runs out of a resource.

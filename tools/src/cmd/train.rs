@@ -101,7 +101,7 @@ model.json (the exported integer QuantizedModel at --activation-bits) and ptq.js
 (float / fake-quant / integer metrics for each of --ptq-widths).\n\n\
 Examples:\n  qornn train --task copy --delay 100 --method ste-bjorck --bits 5 --hidden 128 --out runs/copy100\n  \
 qornn train --task copy --delay 100 --out runs/copy100 --resume --steps 8000\n  \
-qornn train --task copy --delay 1000 --init-from runs/copy100/checkpoint.json --out runs/copy1000\n  \
+qornn train --task copy --delay 1000 --bits 5 --init shift --ortho-lr-factor 0.01 --steps 1500 --out runs/copy1000\n  \
 qornn train --task psmnist --data /usr/share/datasets/fashion-mnist --method ste-bjorck --bits 4 --hidden 128 --epochs 2 --out runs/pfmnist"
 )]
 pub struct TrainArgs {
@@ -144,8 +144,9 @@ pub struct TrainArgs {
     /// Activation.
     #[arg(long, value_enum, default_value = "modrelu")]
     activation: ActArg,
-    /// W's initialisation (random: Henaff's ±1 entries lose a code step to the quantiser's
-    /// clipping, which makes the quantised W contractive over long delays).
+    /// W's initialisation. For long copy tasks use `shift` with `--ortho-lr-factor 0.01`: it is
+    /// the one start whose quantised W is an exact isometry (docs/training.md). Henaff's +1
+    /// entries lose a code step to the quantiser's clipping.
     #[arg(long, value_enum, default_value = "random")]
     init: InitArg,
     /// Optimiser.
