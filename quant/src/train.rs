@@ -213,6 +213,18 @@ impl TrainConfig {
         if self.eval_every == 0 {
             return bad("eval-every must be at least 1".into());
         }
+        if !(self.ortho_lr_factor >= 0.0 && self.ortho_lr_factor.is_finite()) {
+            return bad(format!(
+                "W's learning-rate factor {} must be 0 or more",
+                self.ortho_lr_factor
+            ));
+        }
+        if !(self.clip >= 0.0 && self.clip.is_finite()) {
+            return bad(format!(
+                "gradient clipping {} must be 0 (off) or more",
+                self.clip
+            ));
+        }
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ use crate::training;
 use qornn_hdl::{CoreConfig, CoreOptions, Multipliers};
 use qornn_quant::bptt::Activation;
 use qornn_quant::export::batch_sequences;
+use qornn_quant::model::Init;
 use qornn_quant::optim::OptimizerKind;
 use qornn_quant::tasks::{Split, TaskSpec};
 use qornn_quant::train::{EpochMetrics, Method, PtqRow, TrainConfig, Trainer};
@@ -65,6 +66,13 @@ pub struct TrainSection {
     pub bits: u32,
     /// Weight bits of V.
     pub output_bits: u32,
+    /// W's initialisation: `henaff`, `random` or `shift` (the delay line that long copy tasks
+    /// need at 4–5 bits; see docs/training.md).
+    pub init: String,
+    /// Learning-rate factor of W's latent matrix.
+    pub ortho_lr_factor: f64,
+    /// Clip the gradient norm to this (0: off).
+    pub clip: f64,
     /// `adam` or `rmsprop`.
     pub optimizer: String,
     /// Learning rate.
@@ -96,6 +104,9 @@ impl Default for TrainSection {
             activation: "modrelu".into(),
             bits: 4,
             output_bits: 8,
+            init: "henaff".into(),
+            ortho_lr_factor: 1.0,
+            clip: 0.0,
             optimizer: "adam".into(),
             lr: 3e-3,
             batch: 128,
@@ -253,6 +264,18 @@ impl FlowConfig {
                 )))
             }
         };
+        c.init = match t.init.as_str() {
+            "henaff" => Init::Henaff,
+            "random" => Init::Random,
+            "shift" => Init::Shift,
+            other => {
+                return Err(bad(format!(
+                    "unknown train.init `{other}` (henaff, random, shift)"
+                )))
+            }
+        };
+        c.ortho_lr_factor = t.ortho_lr_factor;
+        c.clip = t.clip;
         c.bits = t.bits;
         c.output_bits = t.output_bits;
         c.schedule.lr = t.lr;
@@ -921,6 +944,14 @@ mod tests {
         assert_eq!(again, c);
         let t = c.train_config().unwrap();
         assert_eq!((t.hidden, t.bits), (64, 4));
+        let long = FlowConfig::from_toml(
+            "[train]\ndelay = 1000\ninit = \"shift\"\northo_lr_factor = 0.01\nclip = 1.0",
+        )
+        .unwrap()
+        .train_config()
+        .unwrap();
+        assert_eq!(long.init, Init::Shift);
+        assert_eq!((long.ortho_lr_factor, long.clip), (0.01, 1.0));
     }
 
     #[test]
@@ -931,6 +962,9 @@ mod tests {
             ("[train]\nhidden = \"big\"", "hidden"),
             ("[trian]\nhidden = 3", "trian"),
             ("[train]\ntask = \"smnist\"", "train.data"),
+            ("[train]\ninit = \"identity\"", "identity"),
+            ("[train]\northo_lr_factor = -1.0", "learning-rate factor"),
+            ("[train]\nclip = -2.0", "clipping"),
         ] {
             let err = FlowConfig::from_toml(text)
                 .and_then(|c| c.train_config().map(|_| ()))
