@@ -182,9 +182,10 @@ pub struct TrainArgs {
     /// For data sets: train this many passes instead of --steps.
     #[arg(long)]
     epochs: Option<u64>,
-    /// Evaluate, log and checkpoint every this many steps.
-    #[arg(long, default_value_t = 100)]
-    eval_every: u64,
+    /// Evaluate, log and checkpoint every this many steps (default: 100, or once per pass
+    /// with --epochs).
+    #[arg(long)]
+    eval_every: Option<u64>,
     /// Seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -262,7 +263,7 @@ impl TrainArgs {
         c.bjorck.beta = self.bjorck_beta;
         c.batch = self.batch;
         c.steps = self.steps;
-        c.eval_every = self.eval_every;
+        c.eval_every = self.eval_every.unwrap_or(100);
         c.test_limit = self.test_limit;
         c.seed = self.seed;
         c.threads = self.threads;
@@ -308,6 +309,9 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
             .steps_per_epoch(trainer.config.batch)
             .context("--epochs applies to data-set tasks; use --steps for generated ones")?;
         trainer.config.steps = e * per;
+        if a.eval_every.is_none() && !a.resume {
+            trainer.config.eval_every = per;
+        }
     }
     eprintln!(
         "training {} on {} ({} steps of {} sequences of {} steps), output in {}",
