@@ -3,29 +3,35 @@
 # 8-bit activations, the core inside the UART board top, one synthesis at a time.
 #   scripts/resource-table.sh [SEED] [OUTDIR]
 # Needs a release build of `qornn` (CARGO_TARGET_DIR/release/qornn, default target/).
+# REUSE=1 keeps every OUTDIR/<target>-<lanes>-<multipliers>/report.json already there.
 set -eu
 SEED=${1:-1}
 OUT=${2:-/tmp/qornn-table}
 Q=${QORNN:-${CARGO_TARGET_DIR:-target}/release/qornn}
+CONFIGS="ice40-up5k:2:dsp ice40-up5k:4:dsp ice40-up5k:8:dsp ecp5-25k:4:dsp ecp5-25k:8:dsp
+ecp5-25k:16:dsp ecp5-25k:28:dsp ecp5-25k:16:lut ecp5-25k:28:lut"
 mkdir -p "$OUT"
-"$Q" model random --hidden 128 --input 1 --output 10 --weight-bits 4 --activation-bits 8 \
-    --seed 1 -o "$OUT/m128.json" >/dev/null
-for cfg in ice40-up5k:2 ice40-up5k:4 ice40-up5k:8 ecp5-25k:4 ecp5-25k:8 ecp5-25k:16 ecp5-25k:28; do
-    t=${cfg%%:*}; p=${cfg##*:}
-    "$Q" synth --model "$OUT/m128.json" --lanes "$p" --target "$t" --seed "$SEED" \
-        --out "$OUT/$t-$p" --no-bitstream >/dev/null 2>&1 || echo "$t P=$p: synth failed (see $OUT/$t-$p)" >&2
+[ -f "$OUT/m128.json" ] || "$Q" model random --hidden 128 --input 1 --output 10 --weight-bits 4 \
+    --activation-bits 8 --seed 1 -o "$OUT/m128.json" >/dev/null
+for cfg in $CONFIGS; do
+    t=${cfg%%:*}; rest=${cfg#*:}; p=${rest%%:*}; mul=${rest#*:}
+    dir="$OUT/$t-$p-$mul"
+    if [ "${REUSE:-0}" = 1 ] && [ -f "$dir/report.json" ]; then continue; fi
+    "$Q" synth --model "$OUT/m128.json" --lanes "$p" --multipliers "$mul" --target "$t" \
+        --seed "$SEED" --out "$dir" --no-bitstream >/dev/null 2>&1 \
+        || echo "$t P=$p $mul: synth failed (see $dir)" >&2
 done
-echo "| target | lanes | LUTs | FFs | DSPs | BRAMs | Fmax (MHz) | cycles/step | ideal | over | steps/s |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
-for cfg in ice40-up5k:2 ice40-up5k:4 ice40-up5k:8 ecp5-25k:4 ecp5-25k:8 ecp5-25k:16 ecp5-25k:28; do
-    t=${cfg%%:*}; p=${cfg##*:}
-    python3 - "$OUT/$t-$p/report.json" "$t" "$p" <<'PY'
+echo "| target | lanes | multipliers | LUTs | FFs | DSPs | BRAMs | Fmax (MHz) | cycles/step | ideal | over | steps/s |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+for cfg in $CONFIGS; do
+    t=${cfg%%:*}; rest=${cfg#*:}; p=${rest%%:*}; mul=${rest#*:}
+    python3 - "$OUT/$t-$p-$mul/report.json" "$t" "$p" "$mul" <<'PY'
 import json, sys, math
-path, t, p = sys.argv[1], sys.argv[2], int(sys.argv[3])
+path, t, p, mul = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 try:
     r = json.load(open(path))
 except Exception:
-    print(f"| {t} | {p} | — | — | — | — | did not build | | | | |"); sys.exit()
+    print(f"| {t} | {p} | {mul} | — | — | — | — | did not build | | | | |"); sys.exit()
 s, c = r["synthesis"], r["core"]
 res = s["resources"]
 u = lambda k: f'{res[k]["used"]} / {res[k]["available"]}'
@@ -34,7 +40,7 @@ n, m, d = 128, 1, 10
 ideal = math.ceil(n / p) * (n + m) + math.ceil(d / p) * n
 cyc = c["cycles_per_step"]
 sps = r["throughput"]["steps_per_second"]
-print(f"| {t} | {p} | {u('luts')} | {res['flip_flops']['used']} | {u('dsps')} | {u('block_rams')} "
+print(f"| {t} | {p} | {mul} | {u('luts')} | {res['flip_flops']['used']} | {u('dsps')} | {u('block_rams')} "
       f"| {f:.1f} | {cyc} | {ideal} | {100*(cyc/ideal-1):.1f} % | {sps:,.0f} |")
 PY
 done
