@@ -219,6 +219,12 @@ impl TrainConfig {
                 self.ortho_lr_factor
             ));
         }
+        if self.init == Init::Shift && self.activation == Activation::Relu {
+            return bad(
+                "the shift initialisation alternates signs, which ReLU would zero: use modrelu"
+                    .into(),
+            );
+        }
         if !(self.clip >= 0.0 && self.clip.is_finite()) {
             return bad(format!(
                 "gradient clipping {} must be 0 (off) or more",

@@ -965,6 +965,10 @@ mod tests {
             ("[train]\ninit = \"identity\"", "identity"),
             ("[train]\northo_lr_factor = -1.0", "learning-rate factor"),
             ("[train]\nclip = -2.0", "clipping"),
+            (
+                "[train]\ninit = \"shift\"\nactivation = \"relu\"",
+                "modrelu",
+            ),
         ] {
             let err = FlowConfig::from_toml(text)
                 .and_then(|c| c.train_config().map(|_| ()))
