@@ -498,7 +498,8 @@ pub fn synthesize(
         "pnr.config"
     };
     let mut seed_fmax_mhz = BTreeMap::new();
-    let mut best: Option<(u64, f64, PnrFiles)> = None;
+    // The kept placement: its seed, files and parsed report.
+    let mut best: Option<(u64, PnrFiles, PnrReport)> = None;
     let t0 = std::time::Instant::now();
     for &seed in &opts.seeds {
         // One seed writes the usual names; several write pnr-<seed>.* and keep the best.
@@ -508,25 +509,28 @@ pub fn synthesize(
             PnrFiles::for_seed(layout, seed)
         };
         place_and_route(out_dir, target, opts, seed, &files)?;
-        let (_, fmax) = read_pnr_report(&out_dir.join(&files.report), target)?;
-        let worst = fmax.values().copied().reduce(f64::min).unwrap_or(0.0);
-        seed_fmax_mhz.insert(seed, worst);
-        if best.as_ref().is_none_or(|(_, f, _)| worst > *f) {
-            best = Some((seed, worst, files));
+        let report = read_pnr_report(&out_dir.join(&files.report), target)?;
+        let worst = |r: &PnrReport| r.1.values().copied().reduce(f64::min).unwrap_or(0.0);
+        seed_fmax_mhz.insert(seed, worst(&report));
+        if best
+            .as_ref()
+            .is_none_or(|(_, _, b)| worst(&report) > worst(b))
+        {
+            best = Some((seed, files, report));
         }
     }
     seconds.insert("place_and_route".into(), t0.elapsed().as_secs_f64());
-    let (seed, _, files) = best.expect("at least one seed");
+    let (seed, files, (used, fmax_mhz)) = best.expect("at least one seed");
     if opts.seeds.len() > 1 {
         for (from, to) in [
             (&files.layout, layout),
             (&files.report, "pnr.json"),
             (&files.log, "nextpnr.log"),
         ] {
-            std::fs::copy(out_dir.join(from), out_dir.join(to)).map_err(io(&out_dir.join(from)))?;
+            let from = out_dir.join(from);
+            std::fs::copy(&from, out_dir.join(to)).map_err(io(&from))?;
         }
     }
-    let (used, fmax_mhz) = read_pnr_report(&out_dir.join("pnr.json"), target)?;
     for (r, u) in used {
         resources.insert(r, u);
     }
@@ -685,12 +689,11 @@ pub fn read_cell_counts(path: &Path) -> Result<BTreeMap<String, u64>, SynthError
         .collect())
 }
 
+/// What nextpnr's report says: resources used, and Fmax per clock (MHz).
+pub type PnrReport = (Vec<(Resource, Usage)>, BTreeMap<String, f64>);
+
 /// Resource use and Fmax per clock from nextpnr's `--report` JSON.
-#[allow(clippy::type_complexity)]
-pub fn read_pnr_report(
-    path: &Path,
-    target: Target,
-) -> Result<(Vec<(Resource, Usage)>, BTreeMap<String, f64>), SynthError> {
+pub fn read_pnr_report(path: &Path, target: Target) -> Result<PnrReport, SynthError> {
     let v = read_report_json(path)?;
     let bad = |problem: String| SynthError::Report {
         path: path.to_owned(),
