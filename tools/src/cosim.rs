@@ -448,6 +448,9 @@ pub fn run_verilator(
     work: &Path,
     vcd: Option<&Path>,
 ) -> Result<CosimRun, CosimError> {
+    // The simulator runs in `work`: every path it is given must not depend on our directory.
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+    let (cache, work) = (&absolute(cache), &absolute(work));
     let harness = verilator_harness(dut);
     let version = verilator_version()?;
     let build = cache.join(format!(
@@ -499,12 +502,7 @@ pub fn run_verilator(
     write(&stim, &stimulus_memh(&dut.ports, seqs))?;
     let mut args = vec![stim.display().to_string()];
     if let Some(v) = vcd {
-        args.push(
-            std::path::absolute(v)
-                .unwrap_or(v.to_owned())
-                .display()
-                .to_string(),
-        );
+        args.push(absolute(v).display().to_string());
     }
     let log = work.join("verilator.out");
     let exe_name = exe.display().to_string();

@@ -16,6 +16,13 @@ pub enum ToolError {
         /// How to install it.
         hint: &'static str,
     },
+    /// A program given by its path (one this tool builds, such as a Verilator model) is not
+    /// there.
+    #[error("`{}` does not exist (it should have been built there)", path.display())]
+    NotBuilt {
+        /// The program's path.
+        path: PathBuf,
+    },
     /// It could not be started, or its log could not be written.
     #[error("cannot run `{name}`: {source}")]
     Io {
@@ -53,8 +60,18 @@ pub fn install_hint(name: &str) -> &'static str {
     }
 }
 
-/// The path of `name` on PATH.
+/// The path of `name` on PATH; a name with a directory part (`build/obj_dir/Vtop`) is that
+/// file itself, made absolute, so that it still runs from another working directory.
 pub fn find(name: &str) -> Result<PathBuf, ToolError> {
+    let path = Path::new(name);
+    if path.components().count() > 1 {
+        return std::path::absolute(path)
+            .ok()
+            .filter(|p| p.is_file())
+            .ok_or_else(|| ToolError::NotBuilt {
+                path: path.to_owned(),
+            });
+    }
     std::env::var_os("PATH")
         .and_then(|path| {
             std::env::split_paths(&path)

@@ -100,6 +100,66 @@ fn random_model_check_input_golden_round_trip() {
     }
 }
 
+/// The simulators run in their own working folders: with the default, relative `--out` and
+/// `--cache` (as the README's first command uses them) the Verilator model built in the cache
+/// must still be found and run.
+#[test]
+fn cosim_runs_verilator_from_relative_folders() {
+    let tools = ["verilator", "iverilog", "vvp"];
+    if let Some(t) = tools
+        .iter()
+        .find(|t| qornn_tools::external::find(t).is_err())
+    {
+        assert!(
+            std::env::var("QORNN_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "{t} is required (QORNN_REQUIRE_TOOLS=1) but not installed"
+        );
+        eprintln!("SKIPPED: {t} is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for args in [
+        &[
+            "model", "random", "--hidden", "8", "--input", "2", "--output", "2", "-o", "m.json",
+        ][..],
+        &[
+            "input",
+            "random",
+            "--model",
+            "m.json",
+            "--sequences",
+            "2",
+            "--steps",
+            "6",
+            "-o",
+            "in.json",
+        ],
+    ] {
+        let o = qornn(args, d);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = qornn(
+        &[
+            "cosim", "--model", "m.json", "--input", "in.json", "--lanes", "2", "--vcd",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(d.join("qornn-out/cosim").is_dir() && d.join("qornn-out/cache").is_dir());
+    let vcds = std::fs::read_dir(d.join("qornn-out/cosim"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "vcd")
+        })
+        .count();
+    assert!(vcds >= 2, "{}", text(&o));
+}
+
 #[test]
 fn bad_inputs_exit_non_zero_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
