@@ -20,6 +20,8 @@ pub struct Board {
     pub target: &'static str,
     /// The constraints file under `constraints/`.
     pub constraints: &'static str,
+    /// Its text, built into the binary (so `qornn synth --board` works from anywhere).
+    pub constraints_text: &'static str,
     /// The on-board oscillator (Hz).
     pub clock_hz: u32,
     /// Top-level port names: clock, UART receive (into the FPGA), UART transmit.
@@ -32,6 +34,7 @@ pub const BOARDS: &[Board] = &[
         name: "icebreaker",
         target: "ice40-up5k",
         constraints: "icebreaker.pcf",
+        constraints_text: include_str!("../../constraints/icebreaker.pcf"),
         clock_hz: 12_000_000,
         ports: ("CLK", "RX", "TX"),
     },
@@ -39,6 +42,7 @@ pub const BOARDS: &[Board] = &[
         name: "ulx3s-25f",
         target: "ecp5-25k",
         constraints: "ulx3s.lpf",
+        constraints_text: include_str!("../../constraints/ulx3s.lpf"),
         clock_hz: 25_000_000,
         ports: ("clk_25mhz", "ftdi_txd", "ftdi_rxd"),
     },
@@ -472,6 +476,20 @@ pub fn decode_outputs(bytes: &[u8], outputs: usize, output_bits: u32) -> Vec<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_board_pins_its_three_ports() {
+        for b in BOARDS {
+            let (clk, rx, tx) = b.ports;
+            for port in [clk, rx, tx] {
+                let placed = b.constraints_text.lines().any(|l| {
+                    (l.starts_with("set_io") || l.starts_with("LOCATE COMP"))
+                        && l.split_whitespace().any(|w| w.trim_matches('"') == port)
+                });
+                assert!(placed, "{}: no pin for {port}", b.name);
+            }
+        }
+    }
 
     #[test]
     fn protocol_round_trips_signed_codes() {

@@ -84,14 +84,17 @@ pub fn run(a: SynthArgs) -> Result<ExitCode> {
         (None, Some(b)) => Target::parse(b.target).expect("boards name known targets"),
         (None, None) => Target::Ice40Up5k,
     };
-    let constraints = a.constraints.clone().or_else(|| {
-        board.map(|b| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../constraints")
-                .join(b.constraints)
-        })
-    });
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    // A board's pins come with the binary; they are written next to the design.
+    let constraints = match (&a.constraints, board) {
+        (Some(c), _) => Some(c.clone()),
+        (None, Some(b)) => {
+            let path = a.out.join(b.constraints);
+            qornn_sim::atomic::write(&path, b.constraints_text.as_bytes())?;
+            Some(path)
+        }
+        (None, None) => None,
+    };
     let (verilog, top, core) = match (&a.model, &a.verilog) {
         (Some(path), _) => {
             let model =
