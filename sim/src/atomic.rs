@@ -26,12 +26,16 @@ fn temporary_beside(path: &Path) -> std::io::Result<PathBuf> {
 }
 
 /// Stream into `path` atomically: `f` writes to a buffered temporary file, which is synced
-/// and renamed over `path` only when `f` succeeds.
+/// and renamed over `path` only when `f` succeeds. Missing parent folders are created, as a
+/// user who names `build/core.v` expects.
 pub fn write_with(
     path: &Path,
     f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let tmp = temporary_beside(path)?;
+    if let Some(parent) = tmp.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
     let result = (|| {
         let mut w = BufWriter::new(std::fs::File::create(&tmp)?);
         f(&mut w)?;
@@ -68,5 +72,8 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         write(&path, b"new").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        let deep = dir.path().join("a/b/out.json");
+        write(&deep, b"deep").unwrap();
+        assert_eq!(std::fs::read(&deep).unwrap(), b"deep");
     }
 }
