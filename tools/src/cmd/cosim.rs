@@ -1,11 +1,9 @@
 //! `qornn cosim`: the same sequences through the golden model, the rust-hdl simulation and the
 //! emitted Verilog under Verilator and Icarus, every step compared with the golden model.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use qornn_hdl::{CoreConfig, CoreOptions, Multipliers};
-use qornn_sim::sequence::load_inputs;
-use qornn_sim::QuantizedModel;
 use qornn_tools::cosim::{cosimulate, table};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,8 +52,7 @@ pub struct CosimArgs {
 
 /// Run `qornn cosim`.
 pub fn run(a: CosimArgs) -> Result<ExitCode> {
-    let model = QuantizedModel::load(&a.model).with_context(|| format!("{}", a.model.display()))?;
-    let seqs = load_inputs(&a.input, &model).with_context(|| format!("{}", a.input.display()))?;
+    let (model, seqs) = super::load_model_and_inputs(&a.model, &a.input)?;
     let opts = CoreOptions {
         lanes: a.lanes,
         multipliers: a.multipliers,

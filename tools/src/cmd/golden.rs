@@ -2,8 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use qornn_sim::sequence::load_inputs;
-use qornn_sim::{trace, Golden, QuantizedModel};
+use qornn_sim::{trace, Golden};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -37,8 +36,7 @@ pub struct GoldenArgs {
 
 /// Run `qornn golden`.
 pub fn run(a: GoldenArgs) -> Result<ExitCode> {
-    let model = QuantizedModel::load(&a.model).with_context(|| format!("{}", a.model.display()))?;
-    let seqs = load_inputs(&a.input, &model).with_context(|| format!("{}", a.input.display()))?;
+    let (model, seqs) = super::load_model_and_inputs(&a.model, &a.input)?;
     let golden = Golden::new(&model)?;
     let start = Instant::now();
     let traces = golden.run_batch(&seqs, a.threads);

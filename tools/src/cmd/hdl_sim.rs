@@ -1,12 +1,11 @@
 //! `qornn hdl-sim`: run the rust-hdl cycle simulation of the core and compare it with the
 //! golden model.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use qornn_hdl::harness::{self, Outputs};
 use qornn_hdl::{CoreConfig, CoreOptions, Multipliers};
-use qornn_sim::sequence::load_inputs;
-use qornn_sim::{Golden, QuantizedModel};
+use qornn_sim::Golden;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -46,8 +45,7 @@ pub struct HdlSimArgs {
 
 /// Run `qornn hdl-sim`.
 pub fn run(a: HdlSimArgs) -> Result<ExitCode> {
-    let model = QuantizedModel::load(&a.model).with_context(|| format!("{}", a.model.display()))?;
-    let seqs = load_inputs(&a.input, &model).with_context(|| format!("{}", a.input.display()))?;
+    let (model, seqs) = super::load_model_and_inputs(&a.model, &a.input)?;
     let opts = CoreOptions {
         lanes: a.lanes,
         multipliers: a.multipliers,
