@@ -25,6 +25,12 @@ pub enum Activation {
     Modrelu,
 }
 
+impl Activation {
+    /// All activations with their names in configuration files.
+    pub const ALL: [(Activation, &'static str); 2] =
+        [(Activation::Relu, "relu"), (Activation::Modrelu, "modrelu")];
+}
+
 /// Where the network is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -37,6 +37,15 @@ pub enum Init {
     Shift,
 }
 
+impl Init {
+    /// All initialisations with their names in configuration files.
+    pub const ALL: [(Init, &'static str); 3] = [
+        (Init::Henaff, "henaff"),
+        (Init::Random, "random"),
+        (Init::Shift, "shift"),
+    ];
+}
+
 /// Everything that defines a model's structure.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {

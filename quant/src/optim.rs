@@ -15,6 +15,14 @@ pub enum OptimizerKind {
     Rmsprop,
 }
 
+impl OptimizerKind {
+    /// All optimisers with their names in configuration files.
+    pub const ALL: [(OptimizerKind, &'static str); 2] = [
+        (OptimizerKind::Adam, "adam"),
+        (OptimizerKind::Rmsprop, "rmsprop"),
+    ];
+}
+
 /// Learning rate schedule: `lr · factor^⌊step / every⌋`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {

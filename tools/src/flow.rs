@@ -205,6 +205,20 @@ pub enum FlowError {
     },
 }
 
+/// The value named `name` in a table of names, or an error naming `train.<key>` and the choices.
+fn pick<T: Copy>(key: &str, name: &str, all: &[(T, &str)]) -> Result<T, FlowError> {
+    all.iter()
+        .find(|(_, n)| *n == name)
+        .map(|(v, _)| *v)
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|(_, n)| *n).collect();
+            FlowError::Config(format!(
+                "unknown train.{key} `{name}` ({})",
+                names.join(", ")
+            ))
+        })
+}
+
 impl FlowConfig {
     /// Parse a TOML configuration (unknown keys are errors).
     pub fn from_toml(text: &str) -> Result<FlowConfig, FlowError> {
@@ -246,34 +260,9 @@ impl FlowConfig {
         let method = Method::parse(&t.method)
             .ok_or_else(|| bad(format!("unknown train.method `{}`", t.method)))?;
         let mut c = TrainConfig::new(task, method, t.hidden);
-        c.activation = match t.activation.as_str() {
-            "relu" => Activation::Relu,
-            "modrelu" => Activation::Modrelu,
-            other => {
-                return Err(bad(format!(
-                    "unknown train.activation `{other}` (relu, modrelu)"
-                )))
-            }
-        };
-        c.optimizer = match t.optimizer.as_str() {
-            "adam" => OptimizerKind::Adam,
-            "rmsprop" => OptimizerKind::Rmsprop,
-            other => {
-                return Err(bad(format!(
-                    "unknown train.optimizer `{other}` (adam, rmsprop)"
-                )))
-            }
-        };
-        c.init = match t.init.as_str() {
-            "henaff" => Init::Henaff,
-            "random" => Init::Random,
-            "shift" => Init::Shift,
-            other => {
-                return Err(bad(format!(
-                    "unknown train.init `{other}` (henaff, random, shift)"
-                )))
-            }
-        };
+        c.activation = pick("activation", &t.activation, &Activation::ALL)?;
+        c.optimizer = pick("optimizer", &t.optimizer, &OptimizerKind::ALL)?;
+        c.init = pick("init", &t.init, &Init::ALL)?;
         c.ortho_lr_factor = t.ortho_lr_factor;
         c.clip = t.clip;
         c.bits = t.bits;
@@ -952,6 +941,20 @@ mod tests {
         .unwrap();
         assert_eq!(long.init, Init::Shift);
         assert_eq!((long.ortho_lr_factor, long.clip), (0.01, 1.0));
+    }
+
+    #[test]
+    fn configuration_names_are_the_checkpoint_names() {
+        let json = |v: serde_json::Value| v.as_str().unwrap().to_string();
+        for (v, n) in Activation::ALL {
+            assert_eq!(json(serde_json::to_value(v).unwrap()), n);
+        }
+        for (v, n) in OptimizerKind::ALL {
+            assert_eq!(json(serde_json::to_value(v).unwrap()), n);
+        }
+        for (v, n) in Init::ALL {
+            assert_eq!(json(serde_json::to_value(v).unwrap()), n);
+        }
     }
 
     #[test]
