@@ -20,6 +20,7 @@ pub mod config;
 pub mod core;
 pub mod harness;
 pub mod lane;
+pub mod name;
 pub mod port;
 pub mod requant;
 pub mod rom;

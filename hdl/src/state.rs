@@ -117,16 +117,17 @@ initial begin
 end
 always @(posedge clock) begin
    if (~reset) begin
-      rdata <= mem[{{rbank, raddr[{hb1}:0]}}];
+      rdata <= mem[{{rbank, {raddr}}}];
       if (we) begin
-         mem[{{wbank, waddr[{hb1}:0]}}] <= wdata;
+         mem[{{wbank, {waddr}}}] <= wdata;
 {shadow}      end
    end
 end",
             ka1 = ka - 1,
             depth = 2 << hb,
             last = (2 << hb) - 1,
-            hb1 = hb - 1,
+            raddr = low_bits("raddr", self.raddr.width(), hb),
+            waddr = low_bits("waddr", self.waddr.width(), hb),
             shadow = (0..self._n)
                 .map(|i| format!(
                     "         if (waddr == {i}) h_data[{}:{}] <= wdata;\n",
@@ -135,6 +136,17 @@ end",
                 ))
                 .collect::<String>(),
         ))
+    }
+}
+
+/// The low `bits` bits of port `name` (`width` bits wide) as a Verilog expression. A 1-bit
+/// port is declared as a scalar, which takes no part-select (`raddr[0:0]` does not compile
+/// for n ≤ 2), so a port exactly `bits` wide is named whole.
+fn low_bits(name: &str, width: usize, bits: usize) -> String {
+    if width == bits {
+        name.to_string()
+    } else {
+        format!("{name}[{}:0]", bits - 1)
     }
 }
 

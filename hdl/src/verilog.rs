@@ -2,17 +2,17 @@
 
 use crate::config::{CoreOptions, HdlError};
 use crate::core::QornnCore;
+use crate::name::ModuleName;
 use qornn_sim::QuantizedModel;
 use rust_hdl::prelude::*;
 
 /// The default top module name.
 pub const DEFAULT_TOP: &str = "qornn_core";
 
-/// Whether `name` is a plain Verilog identifier (letters, digits, `_`; not starting with a digit).
+/// Whether `name` can name a module: a plain Verilog identifier that is not a keyword
+/// (see [`ModuleName`]).
 pub fn valid_module_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    name.parse::<ModuleName>().is_ok()
 }
 
 /// A Verilog expression for "counter `reg` (of `width` bits) is one below its last value
@@ -42,10 +42,8 @@ pub fn flag(b: bool) -> &'static str {
 
 /// Emit the Verilog of the core for `model`; every check happens before any text exists.
 pub fn emit(model: &QuantizedModel, opts: &CoreOptions, top: &str) -> Result<String, HdlError> {
-    if !valid_module_name(top) {
-        return Err(HdlError::Check(format!(
-            "`{top}` is not a valid Verilog module name (letters, digits and _, not starting with a digit)"
-        )));
+    if let Err(e) = top.parse::<ModuleName>() {
+        return Err(HdlError::Check(e.to_string()));
     }
     let core = QornnCore::new(model, opts)?;
     emit_core(&core, top)
@@ -53,6 +51,9 @@ pub fn emit(model: &QuantizedModel, opts: &CoreOptions, top: &str) -> Result<Str
 
 /// Emit the Verilog of a built core.
 pub fn emit_core(core: &QornnCore, top: &str) -> Result<String, HdlError> {
+    if let Err(e) = top.parse::<ModuleName>() {
+        return Err(HdlError::Check(e.to_string()));
+    }
     check_all(core).map_err(|e| HdlError::Check(format!("{e:?}")))?;
     let mut defines = ModuleDefines::default();
     core.accept(top, &mut defines);

@@ -248,6 +248,26 @@ pub struct PassOptions {
     pub calibrate: bool,
 }
 
+/// The bytes one forward + backward pass over `size` sequences of `steps` steps allocates: the
+/// batch's inputs and targets, and a workspace's inputs, states, deltas and outputs (every
+/// buffer is `R`, 4 or 8 bytes). Training checks this before allocating anything.
+pub fn pass_bytes(s: &NetShape, steps: usize, size: usize, real_bytes: usize) -> u64 {
+    use qornn_sim::memory::product;
+    let (n, m, d) = (s.n as u64, s.m as u64, s.d as u64);
+    let (t, b, r) = (steps as u64, size as u64, real_bytes as u64);
+    let out_cols = match s.readout {
+        Readout::Every => product(&[t, b]),
+        Readout::Last => b,
+    };
+    let terms = [
+        product(&[2, m, t, b, r]), // the batch's x and the workspace's copy
+        product(&[n, t.saturating_add(1), b, r]), // h_0 … h_T
+        product(&[n, t, b, r]),    // δ
+        product(&[3, d, out_cols, r]), // y, dy and the targets
+    ];
+    terms.iter().fold(0u64, |a, &x| a.saturating_add(x))
+}
+
 /// One worker's buffers.
 #[derive(Debug, Clone, Default)]
 pub struct Workspace<R> {

@@ -298,8 +298,18 @@ pub fn load_images(images: &Path, labels: &Path, classes: usize) -> Result<Image
             classes,
         });
     }
+    let pixels = im.dims[1] as usize * im.dims[2] as usize;
+    if pixels == 0 {
+        return Err(DataError::Unusable {
+            path: images.to_owned(),
+            problem: format!(
+                "the images are {} × {} pixels: a sequence needs at least one pixel",
+                im.dims[1], im.dims[2]
+            ),
+        });
+    }
     Ok(Images {
-        pixels: im.dims[1] as usize * im.dims[2] as usize,
+        pixels,
         data: im.data,
         labels: lb.data,
     })
@@ -330,11 +340,22 @@ pub fn load_mnist_dir(dir: &Path) -> Result<(Images, Images), DataError> {
         &f(&["train-labels-idx1-ubyte", "train-labels.idx1-ubyte"])?,
         10,
     )?;
+    let test_path = f(&["t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte"])?;
     let test = load_images(
-        &f(&["t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte"])?,
+        &test_path,
         &f(&["t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte"])?,
         10,
     )?;
+    if test.pixels != train.pixels {
+        return Err(DataError::Unusable {
+            path: test_path,
+            problem: format!(
+                "the test images have {} pixels but the training images {}: both splits must \
+                 have one image size",
+                test.pixels, train.pixels
+            ),
+        });
+    }
     Ok((train, test))
 }
 

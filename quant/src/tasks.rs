@@ -19,6 +19,9 @@ pub const COPY_ALPHABET: usize = 8;
 pub const COPY_LEN: usize = 10;
 /// Test sequences of the generated tasks.
 pub const GENERATED_TEST: usize = 1000;
+/// The longest sequence any task accepts (far past what fits in memory for training, which a
+/// memory check refuses with its own message; this bound only keeps the arithmetic exact).
+pub const MAX_STEPS: usize = 1 << 32;
 
 /// Which task, with its parameters (stored in checkpoints).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,19 +114,23 @@ impl Task {
     pub fn load(spec: &TaskSpec) -> Result<Task, DataError> {
         let data = match spec {
             TaskSpec::Copy { delay } => {
-                if *delay == 0 {
+                if *delay == 0 || *delay > MAX_STEPS {
                     return Err(DataError::Unusable {
                         path: PathBuf::from("copy"),
-                        problem: "the copy task needs a delay of at least 1".into(),
+                        problem: format!(
+                            "--delay {delay}: the copy task needs a delay of 1 to {MAX_STEPS}"
+                        ),
                     });
                 }
                 TaskData::Generated
             }
             TaskSpec::Adding { steps } => {
-                if *steps < 2 {
+                if *steps < 2 || *steps > MAX_STEPS {
                     return Err(DataError::Unusable {
                         path: PathBuf::from("adding"),
-                        problem: "the adding task needs at least 2 steps".into(),
+                        problem: format!(
+                            "--length {steps}: the adding task needs 2 to {MAX_STEPS} steps"
+                        ),
                     });
                 }
                 TaskData::Generated
@@ -154,6 +161,15 @@ impl Task {
                 TaskData::Image { train, test, order }
             }
             TaskSpec::CharLm { path, steps } => {
+                if *steps == 0 || *steps > MAX_STEPS {
+                    return Err(DataError::Unusable {
+                        path: path.clone(),
+                        problem: format!(
+                            "--length {steps}: character-level chunks need 1 to {MAX_STEPS} bytes"
+                        ),
+                    });
+                }
+                // Both splits (90 % / 10 %) must hold at least one chunk of steps + 1 bytes.
                 let text = data::load_text(path, 10 * (steps + 1))?;
                 let mut seen = [false; 256];
                 text.iter().for_each(|&c| seen[c as usize] = true);

@@ -1,7 +1,7 @@
 //! The training loop: methods (STE-Björck, STE-projUNN-D/T, their full-precision baselines,
 //! PTQ), optimiser steps, evaluation, checkpoints and resume.
 
-use crate::bptt::{ActQuant, Activation, Engine, Grads, NetShape, PassOptions, Stats};
+use crate::bptt::{pass_bytes, ActQuant, Activation, Engine, Grads, NetShape, PassOptions, Stats};
 use crate::model::{Init, Model, ModelConfig, Ortho};
 use crate::optim::{clip_norm, Optimizer, OptimizerKind, Schedule};
 use crate::ortho::{self, BjorckConfig, PowerIteration, Projunn};
@@ -252,6 +252,9 @@ pub enum TrainError {
         /// What went wrong.
         problem: String,
     },
+    /// The run would not fit in memory.
+    #[error(transparent)]
+    Memory(#[from] qornn_sim::memory::MemoryError),
     /// The loss became NaN or infinite.
     #[error(
         "the loss diverged (non-finite) at step {0}; lower the learning rate or clip gradients"
@@ -339,6 +342,7 @@ impl Trainer {
         config.check()?;
         let task = Task::load(&config.task)?;
         let mc = config.model_config(&task);
+        check_memory(&config, &task, &mc.shape)?;
         let model = Model::new(mc, config.seed);
         let sizes: Vec<usize> = model.params.parts().iter().map(|p| p.len()).collect();
         let optimizer = Optimizer::new(config.optimizer, &sizes);
@@ -412,6 +416,7 @@ impl Trainer {
         config.check()?;
         let task = Task::load(&config.task)?;
         let mc = config.model_config(&task);
+        check_memory(&config, &task, &mc.shape)?;
         let bad =
             |problem: &str| TrainError::Config(format!("checkpoint does not match: {problem}"));
         if ck.model.config != mc {
@@ -612,6 +617,34 @@ impl Trainer {
     }
 }
 
+/// Sequences per evaluation chunk: about 64 MB of states, between 16 and 1024 sequences.
+fn eval_chunk(steps: usize, n: usize) -> usize {
+    let chunk = (1 << 24) / steps.saturating_mul(n.max(16)).max(1);
+    chunk.clamp(16, 1024)
+}
+
+/// Refuse a run whose training batch or evaluation chunk would not fit in memory, before any
+/// of it is allocated; the message names the options that set the size.
+fn check_memory(config: &TrainConfig, task: &Task, shape: &NetShape) -> Result<(), TrainError> {
+    let steps = task.steps();
+    let threads = config.threads.max(1) as u64;
+    let train = pass_bytes(shape, steps, config.batch, 4);
+    let eval = pass_bytes(shape, steps, eval_chunk(steps, shape.n), 4);
+    // Each thread's workspace holds its share; the gradients are small beside the states.
+    let needed = train
+        .max(eval)
+        .saturating_add(threads * 4 * (shape.n * shape.n) as u64);
+    qornn_sim::memory::check(
+        &format!(
+            "training n = {} on {} sequences of {steps} steps",
+            shape.n, config.batch
+        ),
+        needed,
+        "lower --batch, the sequence length (--delay, --length) or --hidden",
+    )?;
+    Ok(())
+}
+
 /// Evaluate `model` (its prepared weights) on the sequences `ids` of a split, in chunks.
 pub fn evaluate_ids(
     engine: &mut Engine<f32>,
@@ -623,9 +656,7 @@ pub fn evaluate_ids(
     calibrate: bool,
 ) -> Stats {
     let shape = model.shape();
-    // about 64 MB of states per evaluation chunk
-    let chunk = (1 << 24) / (task.steps() * shape.n.max(16)).max(1);
-    let chunk = chunk.clamp(16, 1024);
+    let chunk = eval_chunk(task.steps(), shape.n);
     let mut total = Stats::default();
     for part in ids.chunks(chunk) {
         let batch = task.batch(split, part);

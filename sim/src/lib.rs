@@ -18,6 +18,7 @@
 pub mod atomic;
 pub mod fixed;
 pub mod golden;
+pub mod memory;
 pub mod model;
 pub mod random;
 pub mod sequence;

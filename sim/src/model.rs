@@ -122,8 +122,17 @@ pub struct BitWidths {
 }
 
 /// The hidden activation σ.
+///
+/// Read through [`ActivationFields`]: serde's internally tagged enums accept any extra field
+/// beside a unit variant's tag, and the contract says unknown fields are errors, for `relu` as
+/// for `modrelu`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(
+    tag = "kind",
+    rename_all = "lowercase",
+    deny_unknown_fields,
+    try_from = "ActivationFields"
+)]
 pub enum Activation {
     /// `max(acc, 0)`.
     Relu,
@@ -132,6 +141,38 @@ pub enum Activation {
         /// β, in accumulator units, one per hidden unit.
         bias: Vec<i64>,
     },
+}
+
+/// The names of [`Activation`]'s variants, as the `kind` field spells them.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ActivationKind {
+    Relu,
+    Modrelu,
+}
+
+/// The fields an `activation` object may have, as written; turned into an [`Activation`] only
+/// when they fit the kind.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivationFields {
+    kind: ActivationKind,
+    bias: Option<Vec<i64>>,
+}
+
+impl TryFrom<ActivationFields> for Activation {
+    type Error = String;
+
+    fn try_from(f: ActivationFields) -> Result<Self, String> {
+        match (f.kind, f.bias) {
+            (ActivationKind::Relu, None) => Ok(Activation::Relu),
+            (ActivationKind::Relu, Some(_)) => {
+                Err("`relu` takes no `bias` (only `modrelu` has one)".into())
+            }
+            (ActivationKind::Modrelu, Some(bias)) => Ok(Activation::Modrelu { bias }),
+            (ActivationKind::Modrelu, None) => Err("missing field `bias`".into()),
+        }
+    }
 }
 
 impl Activation {
@@ -245,7 +286,10 @@ impl QuantizedModel {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| ModelError::Json(e.to_string()))?;
         check_header(&value)?;
-        let model: QuantizedModel = serde_path_to_error::deserialize(value).map_err(|e| {
+        // Deserialised again from the text, not from `value`: a JSON map keeps only the last
+        // of two equal keys, and a duplicated field must be an error, not a silent choice.
+        let mut de = serde_json::Deserializer::from_str(text);
+        let model: QuantizedModel = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
             ModelError::field(path, e.into_inner().to_string())
         })?;

@@ -78,6 +78,9 @@ pub struct DiffOptions {
     pub align: Align,
     /// Samples of context to show before the first difference.
     pub context: usize,
+    /// Compare the signals that have partners and list the others, instead of failing with
+    /// [`Outcome::Unmatched`].
+    pub allow_missing: bool,
 }
 
 impl Default for DiffOptions {
@@ -87,6 +90,7 @@ impl Default for DiffOptions {
             map: Vec::new(),
             align: Align::Strobe("valid".into()),
             context: 3,
+            allow_missing: false,
         }
     }
 }
@@ -162,23 +166,93 @@ pub struct Mismatch {
     pub context: Vec<(u64, Val, Val)>,
 }
 
-/// The result of a comparison.
+/// The result of a comparison. Only [`Outcome::Equal`] is a pass, and it is only returned when
+/// at least one sample of at least one signal was compared and every signal of either file
+/// (or of the selection) found its partner, unless missing partners were allowed.
 #[derive(Debug, Clone)]
 pub enum Outcome {
     /// Every compared signal is equal at every sample.
     Equal {
-        /// Samples compared.
+        /// Samples compared (at least 1).
         samples: u64,
-        /// Signals compared.
+        /// Signals compared (their full names in A).
+        signals: Vec<String>,
+        /// Signals left out because the other file has no partner for them (only with
+        /// [`DiffOptions::allow_missing`]): `(file, name)`.
+        unmatched: Vec<(PathBuf, String)>,
+    },
+    /// Some signals have no partner in the other file: nothing was compared.
+    Unmatched {
+        /// `(the file that has it, its name)` for every signal without a partner.
+        signals: Vec<(PathBuf, String)>,
+    },
+    /// Neither file has a sample to compare (the strobe never rose, or no timestamp).
+    NoSamples {
+        /// The signals that would have been compared.
         signals: Vec<String>,
     },
     /// A signal differs.
     Different(Box<Mismatch>),
+    /// Aligned on time, the k-th samples of the two files are at different instants.
+    TimeSkew {
+        /// The sample index.
+        sample: u64,
+        /// Its time in A and in B, in femtoseconds (after each file's `$timescale`).
+        femtoseconds: (u128, u128),
+    },
     /// One file has more samples than the other (all shared samples are equal).
     Length {
         /// Samples in A and in B.
         samples: (u64, u64),
     },
+}
+
+impl Outcome {
+    /// Whether the comparison passed: samples were compared and all were equal.
+    pub fn is_equal(&self) -> bool {
+        matches!(self, Outcome::Equal { .. })
+    }
+
+    /// A one-line verdict naming what was covered: `equal: 20 samples of y_data, h_data`, or
+    /// the first problem.
+    pub fn summary(&self) -> String {
+        match self {
+            Outcome::Equal {
+                samples,
+                signals,
+                unmatched,
+            } => {
+                let mut s = format!("equal: {samples} samples of {}", signals.join(", "));
+                if !unmatched.is_empty() {
+                    let names: Vec<&str> = unmatched.iter().map(|(_, n)| n.as_str()).collect();
+                    s += &format!(" (not compared: {})", names.join(", "));
+                }
+                s
+            }
+            Outcome::Unmatched { signals } => {
+                let names: Vec<String> = signals
+                    .iter()
+                    .map(|(f, n)| format!("{n} of {}", f.display()))
+                    .collect();
+                format!("DIFFERENT: no partner for {}", names.join(", "))
+            }
+            Outcome::NoSamples { .. } => "NOTHING COMPARED: no sample in either file".into(),
+            Outcome::TimeSkew {
+                sample,
+                femtoseconds,
+            } => format!(
+                "DIFFERENT: sample {sample} at {} fs vs {} fs",
+                femtoseconds.0, femtoseconds.1
+            ),
+            Outcome::Different(m) => format!(
+                "DIFFERENT: `{}` at sample {}: {} vs {}",
+                m.signal, m.sample, m.values.0, m.values.1
+            ),
+            Outcome::Length { samples } => {
+                format!("DIFFERENT lengths: {} vs {} samples", samples.0, samples.1)
+            }
+        }
+    }
 }
 
 /// Normalise a hierarchical VCD name: `.`-joined, `$` read as `.`, bus range dropped.
@@ -308,6 +382,11 @@ struct Sampler<R: BufRead> {
     values: Vec<u8>,
     /// The alignment signal and its last bit.
     strobe: Option<(vcd::IdCode, u8)>,
+    /// Every declared id code and its width: a change of any other code, or one wider than
+    /// its declaration, is an error rather than something to skip.
+    declared: HashMap<vcd::IdCode, usize>,
+    /// Femtoseconds per time unit of this file (its `$timescale`; 1 ns when it has none).
+    fs_per_unit: u128,
     /// The current timestamp.
     time: u64,
     /// The time of the sample last returned.
@@ -327,6 +406,19 @@ impl<R: BufRead> Sampler<R> {
             .parse_header()
             .map_err(|e| parse_error(path, &parser, e))?;
         let decls = declarations(&header);
+        let declared = decls.iter().map(|d| (d.code, d.width)).collect();
+        let fs_per_unit = header.timescale.map_or(1_000_000, |(v, unit)| {
+            use vcd::TimescaleUnit::*;
+            let fs: u128 = match unit {
+                S => 1_000_000_000_000_000,
+                MS => 1_000_000_000_000,
+                US => 1_000_000_000,
+                NS => 1_000_000,
+                PS => 1_000,
+                FS => 1,
+            };
+            fs * u128::from(v)
+        });
         Ok((
             Sampler {
                 path: path.to_owned(),
@@ -335,6 +427,8 @@ impl<R: BufRead> Sampler<R> {
                 offsets: vec![0],
                 values: Vec::new(),
                 strobe: None,
+                declared,
+                fs_per_unit,
                 time: 0,
                 sample_time: 0,
                 pending: false,
@@ -354,7 +448,16 @@ impl<R: BufRead> Sampler<R> {
         self.strobe = strobe.map(|id| (id, b'x'));
     }
 
-    fn change(&mut self, id: vcd::IdCode, bits: &[vcd::Value]) {
+    fn change(&mut self, id: vcd::IdCode, bits: &[vcd::Value]) -> Result<(), VcdError> {
+        let Some(&width) = self.declared.get(&id) else {
+            return Err(self.invalid(format!("a value change for `{id}`, which no $var declares")));
+        };
+        if bits.len() > width {
+            return Err(self.invalid(format!(
+                "a {}-bit value for `{id}`, which is declared {width} bits wide",
+                bits.len()
+            )));
+        }
         if let Some((sid, last)) = &mut self.strobe {
             if *sid == id {
                 let now = bits.last().map_or(b'x', |&v| value_char(v));
@@ -370,6 +473,20 @@ impl<R: BufRead> Sampler<R> {
                 set_bits(&mut self.values[range], bits);
             }
         }
+        Ok(())
+    }
+
+    fn invalid(&self, message: String) -> VcdError {
+        VcdError::Parse {
+            path: self.path.clone(),
+            line: Some(self.parser.line()),
+            message,
+        }
+    }
+
+    /// The time of the sample last returned, in femtoseconds.
+    fn sample_fs(&self) -> u128 {
+        u128::from(self.sample_time) * self.fs_per_unit
     }
 
     /// Advance to the next sample: its values are then in `self.values`, its time in
@@ -398,6 +515,10 @@ impl<R: BufRead> Sampler<R> {
             };
             match cmd {
                 vcd::Command::Timestamp(t) => {
+                    if self.started && t < self.time {
+                        return Err(self
+                            .invalid(format!("time goes backwards, from #{} to #{t}", self.time)));
+                    }
                     let emit = if self.strobe.is_some() {
                         std::mem::take(&mut self.pending)
                     } else {
@@ -410,11 +531,11 @@ impl<R: BufRead> Sampler<R> {
                         return Ok(true);
                     }
                 }
-                vcd::Command::ChangeScalar(id, v) => self.change(id, &[v]),
+                vcd::Command::ChangeScalar(id, v) => self.change(id, &[v])?,
                 vcd::Command::ChangeVector(id, v) => {
                     bits.clear();
                     bits.extend(v.iter());
-                    self.change(id, &bits);
+                    self.change(id, &bits)?;
                 }
                 _ => {}
             }
@@ -438,37 +559,53 @@ fn parse_error<R: BufRead>(path: &Path, parser: &vcd::Parser<R>, e: std::io::Err
     }
 }
 
+/// The signals to compare, pair by pair, and the ones that found no partner.
+struct Pairs {
+    left: Vec<Decl>,
+    right: Vec<Decl>,
+    unmatched: Vec<(PathBuf, String)>,
+}
+
+/// Whether `d` takes part: it passes the selection and is not the alignment signal.
+fn wanted(d: &Decl, opts: &DiffOptions, align: Option<&str>) -> bool {
+    !align.is_some_and(|s| is_suffix(&d.name, s))
+        && (opts.signals.is_empty() || opts.signals.iter().any(|p| selected(p, &d.name)))
+}
+
 /// Pick the signals to compare: A's signals that pass the selection, each paired with its one
-/// match in B (by name or through the map). The alignment signal is not compared.
+/// match in B (by name or through the map). The alignment signal is not compared. A wanted
+/// signal of either file without a partner in the other is listed in `unmatched`.
 fn pair(
     a: &[Decl],
     b: &[Decl],
     opts: &DiffOptions,
     paths: (&Path, &Path),
-) -> Result<(Vec<Decl>, Vec<Decl>), VcdError> {
+) -> Result<Pairs, VcdError> {
     let align = match &opts.align {
         Align::Strobe(s) | Align::Clock(s) => Some(normalise(&[], s)),
         Align::Time => None,
     };
     let mut left = Vec::new();
     let mut right = Vec::new();
+    let mut unmatched = Vec::new();
     for (from, to) in &opts.map {
         left.push(find(a, from, paths.0)?.clone());
         right.push(find(b, to, paths.1)?.clone());
     }
-    let mapped: Vec<String> = left.iter().map(|d| d.name.clone()).collect();
+    let mapped = left.len();
+    let candidates = |d: &Decl| -> Vec<&Decl> {
+        b.iter()
+            .filter(|e| is_suffix(&e.name, &d.name) || is_suffix(&d.name, &e.name))
+            .collect()
+    };
     for d in a {
-        if mapped.contains(&d.name)
-            || align.as_deref().is_some_and(|s| is_suffix(&d.name, s))
-            || left.iter().any(|l| l.name == d.name)
-            || !(opts.signals.is_empty() || opts.signals.iter().any(|p| selected(p, &d.name)))
+        if left[..mapped].iter().any(|l| l.name == d.name)
+            || left.iter().any(|l| l.full == d.full)
+            || !wanted(d, opts, align.as_deref())
         {
             continue;
         }
-        let mut matches: Vec<&Decl> = b
-            .iter()
-            .filter(|e| is_suffix(&e.name, &d.name) || is_suffix(&d.name, &e.name))
-            .collect();
+        let mut matches = candidates(d);
         // A simulator may declare one signal in several places (aliases): keep one of each.
         matches.sort_by(|x, y| x.full.cmp(&y.full));
         matches.dedup_by(|x, y| x.full == y.full);
@@ -489,13 +626,7 @@ fn pair(
                 left.push(d.clone());
                 right.push((*one).clone());
             }
-            [] if opts.signals.is_empty() => {} // not shared: ignore when nothing was asked for
-            [] => {
-                return Err(VcdError::Signal {
-                    path: paths.1.to_owned(),
-                    problem: format!("no signal matches `{}` of {}", d.name, paths.0.display()),
-                })
-            }
+            [] => unmatched.push((paths.0.to_owned(), d.full.clone())),
             many => {
                 // Prefer an exact name when several scopes hold a suffix match.
                 if let Some(exact) = many.iter().find(|e| e.name == d.name) {
@@ -517,6 +648,18 @@ fn pair(
             }
         }
     }
+    // B's wanted signals that no signal of A could pair with (aliases of a paired signal and
+    // the mapped ones count as paired).
+    let mut seen = std::collections::HashSet::new();
+    for e in b {
+        let partnered = right.iter().any(|r| r.full == e.full || r.code == e.code)
+            || left
+                .iter()
+                .any(|d| is_suffix(&e.name, &d.name) || is_suffix(&d.name, &e.name));
+        if !partnered && wanted(e, opts, align.as_deref()) && seen.insert(e.full.clone()) {
+            unmatched.push((paths.1.to_owned(), e.full.clone()));
+        }
+    }
     if let Some((l, r)) = left.iter().zip(&right).find(|(l, r)| l.width != r.width) {
         return Err(VcdError::Signal {
             path: paths.1.to_owned(),
@@ -530,14 +673,18 @@ fn pair(
             ),
         });
     }
-    if left.is_empty() {
+    if left.is_empty() && unmatched.is_empty() {
         return Err(VcdError::Nothing(if opts.signals.is_empty() {
-            "the two files share no signal names (use --map a=b)".into()
+            "neither file declares a signal besides the alignment signal".into()
         } else {
             format!("nothing matches {}", opts.signals.join(", "))
         }));
     }
-    Ok((left, right))
+    Ok(Pairs {
+        left,
+        right,
+        unmatched,
+    })
 }
 
 /// Find the alignment signal and rename every declaration relative to its scope, so that
@@ -551,6 +698,15 @@ fn relative_to_strobe(
         return Ok(None);
     };
     let strobe = find(decls, name, path)?;
+    if strobe.width != 1 {
+        return Err(VcdError::Signal {
+            path: path.to_owned(),
+            problem: format!(
+                "the alignment signal `{}` is {} bits wide: a strobe or clock is one bit",
+                strobe.full, strobe.width
+            ),
+        });
+    }
     let code = strobe.code;
     if let Some(dot) = strobe.full.rfind('.') {
         let root = strobe.full[..=dot].to_string();
@@ -588,7 +744,14 @@ pub fn diff<A: BufRead, B: BufRead>(
     let (mut sb, mut b_decls) = Sampler::open(b_name, b)?;
     let a_strobe = relative_to_strobe(&mut a_decls, &opts.align, a_name)?;
     let b_strobe = relative_to_strobe(&mut b_decls, &opts.align, b_name)?;
-    let (left, right) = pair(&a_decls, &b_decls, opts, (a_name, b_name))?;
+    let Pairs {
+        left,
+        right,
+        unmatched,
+    } = pair(&a_decls, &b_decls, opts, (a_name, b_name))?;
+    if !unmatched.is_empty() && (!opts.allow_missing || left.is_empty()) {
+        return Ok(Outcome::Unmatched { signals: unmatched });
+    }
     sa.watch(&left, a_strobe);
     sb.watch(&right, b_strobe);
 
@@ -596,15 +759,22 @@ pub fn diff<A: BufRead, B: BufRead>(
         Val(values[offsets[i]..offsets[i + 1]].to_vec())
     };
     // The last few samples, as (sample, A's bits, B's bits); buffers are recycled.
-    let mut history: VecDeque<(u64, Vec<u8>, Vec<u8>)> = VecDeque::with_capacity(opts.context + 1);
+    // Grown as samples come, never sized from the user's count.
+    let mut history: VecDeque<(u64, Vec<u8>, Vec<u8>)> = VecDeque::new();
     let mut sample = 0u64;
     loop {
         let (more_a, more_b) = (sa.next_sample()?, sb.next_sample()?);
         if !more_a || !more_b {
+            let signals = left.into_iter().map(|d| d.full).collect();
             if more_a == more_b {
-                return Ok(Outcome::Equal {
-                    samples: sample,
-                    signals: left.into_iter().map(|d| d.full).collect(),
+                return Ok(if sample == 0 {
+                    Outcome::NoSamples { signals }
+                } else {
+                    Outcome::Equal {
+                        samples: sample,
+                        signals,
+                        unmatched,
+                    }
                 });
             }
             let (mut na, mut nb) = (sample + more_a as u64, sample + more_b as u64);
@@ -615,6 +785,13 @@ pub fn diff<A: BufRead, B: BufRead>(
                 nb += 1;
             }
             return Ok(Outcome::Length { samples: (na, nb) });
+        }
+        // Aligned on time, the k-th samples must also be at one instant, in absolute units.
+        if opts.align == Align::Time && sa.sample_fs() != sb.sample_fs() {
+            return Ok(Outcome::TimeSkew {
+                sample,
+                femtoseconds: (sa.sample_fs(), sb.sample_fs()),
+            });
         }
         if sa.values != sb.values {
             let i = (0..left.len())

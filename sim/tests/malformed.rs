@@ -225,3 +225,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn relu_refuses_fields_it_does_not_have() {
+    // serde's tagged enums would take these beside a unit variant; the contract does not.
+    let err = error_after(|v| v["activation"] = json!({"kind": "relu", "bias": [1, 2]}));
+    assert_mentions(&err, &["activation", "`relu` takes no `bias`"]);
+    let err = error_after(|v| v["activation"] = json!({"kind": "relu", "bias": "anything"}));
+    assert_mentions(&err, &["activation.bias"]);
+    let err = error_after(|v| v["activation"] = json!({"kind": "relu", "gain": 2}));
+    assert_mentions(&err, &["activation", "unknown field `gain`"]);
+    let err = error_after(|v| v["activation"] = json!({"kind": "modrelu"}));
+    assert_mentions(&err, &["activation", "bias"]);
+    let err = error_after(|v| v["activation"] = json!({"kind": "tanh"}));
+    assert_mentions(&err, &["activation", "tanh"]);
+}
+
+#[test]
+fn duplicate_keys_are_refused_not_resolved_by_the_last() {
+    let text = example_text();
+    // Duplicate a nested key: the requantiser's shift, with another value first.
+    let dup = text.replacen("\"shift\":", "\"shift\": 3, \"shift\":", 1);
+    assert_ne!(dup, text, "the example has a requant shift");
+    let err = QuantizedModel::from_json(&dup).unwrap_err().to_string();
+    assert_mentions(&err, &["duplicate field `shift`"]);
+}

@@ -39,7 +39,9 @@ fn a_trace_equals_itself() {
     let seqs = random_sequences(&m, 3, 40, 2);
     let (vcd, _) = golden_vcd(&m, &seqs);
     match run(&vcd, &vcd, &DiffOptions::default()).unwrap() {
-        Outcome::Equal { samples, signals } => {
+        Outcome::Equal {
+            samples, signals, ..
+        } => {
             assert_eq!(samples, 120);
             assert_eq!(signals.len(), 2 + 2 + 12 + 3); // seq, step, x, h, y
         }
@@ -152,7 +154,9 @@ fn other_names_and_timing_compare_equal_on_the_strobe() {
         ..DiffOptions::default()
     };
     match run(&gold, &hw, &opts).unwrap() {
-        Outcome::Equal { samples, signals } => {
+        Outcome::Equal {
+            samples, signals, ..
+        } => {
             assert_eq!(samples, 60);
             assert_eq!(signals.len(), 12);
         }
@@ -266,4 +270,139 @@ proptest! {
         prop_assert!(wildcard(&suffix, &joined));
         prop_assert_eq!(wildcard(&a, &b), a == b);
     }
+}
+
+/// A small hand-written VCD: `valid` (1 bit, code `!`), then `vars` as `(code, name, width)`,
+/// then `body` after `$enddefinitions`.
+fn hand_vcd(timescale: &str, vars: &[(&str, &str, usize)], body: &str) -> Vec<u8> {
+    let mut s = format!("$timescale {timescale} $end\n$scope module top $end\n");
+    s += "$var wire 1 ! valid $end\n";
+    for (code, name, width) in vars {
+        s += &format!("$var wire {width} {code} {name} $end\n");
+    }
+    s += "$upscope $end\n$enddefinitions $end\n";
+    s += body;
+    s.into_bytes()
+}
+
+const TWO_SAMPLES: &str = "#0\n0!\nb01 \"\nb1 #\n#1\n1!\n#2\n0!\nb10 \"\n#3\n1!\n#4\n";
+/// [`TWO_SAMPLES`] for a file that declares only `h`.
+const TWO_SAMPLES_H: &str = "#0\n0!\nb01 \"\n#1\n1!\n#2\n0!\nb10 \"\n#3\n1!\n#4\n";
+
+#[test]
+fn a_signal_missing_from_the_other_file_is_a_difference_not_a_pass() {
+    let a = hand_vcd("1 ns", &[("\"", "h", 2), ("#", "y", 1)], TWO_SAMPLES);
+    let b = hand_vcd("1 ns", &[("\"", "h", 2)], TWO_SAMPLES_H);
+    match run(&a, &b, &DiffOptions::default()).unwrap() {
+        Outcome::Unmatched { signals } => {
+            assert_eq!(
+                signals,
+                vec![(Path::new("a.vcd").to_owned(), "top.y".to_string())]
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // The other way round too: B's extra signal has no partner in A.
+    assert!(matches!(
+        run(&b, &a, &DiffOptions::default()).unwrap(),
+        Outcome::Unmatched { .. }
+    ));
+    // With --allow-missing the rest is compared and the verdict lists what was left out.
+    let allow = DiffOptions {
+        allow_missing: true,
+        ..DiffOptions::default()
+    };
+    match run(&a, &b, &allow).unwrap() {
+        Outcome::Equal {
+            samples,
+            signals,
+            unmatched,
+        } => {
+            assert_eq!((samples, signals), (2, vec!["top.h".to_string()]));
+            assert_eq!(unmatched.len(), 1);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn no_sample_is_not_equal() {
+    // The strobe never rises.
+    let a = hand_vcd(
+        "1 ns",
+        &[("\"", "h", 2)],
+        "#0\n0!\nb01 \"\n#1\nb10 \"\n#2\n",
+    );
+    assert!(matches!(
+        run(&a, &a, &DiffOptions::default()).unwrap(),
+        Outcome::NoSamples { .. }
+    ));
+    // Header only.
+    let h = hand_vcd("1 ns", &[("\"", "h", 2)], "");
+    assert!(matches!(
+        run(&h, &h, &DiffOptions::default()).unwrap(),
+        Outcome::NoSamples { .. }
+    ));
+}
+
+#[test]
+fn a_multi_bit_strobe_is_refused() {
+    let a = hand_vcd("1 ns", &[("\"", "h", 2)], TWO_SAMPLES_H);
+    let opts = DiffOptions {
+        align: Align::Strobe("h".into()),
+        ..DiffOptions::default()
+    };
+    let err = run(&a, &a, &opts).unwrap_err().to_string();
+    assert!(err.contains("2 bits wide"), "{err}");
+}
+
+#[test]
+fn timescales_are_honoured_when_aligning_on_time() {
+    let body = "#0\nb01 \"\n#5\nb10 \"\n#7\n";
+    let ns = hand_vcd("1 ns", &[("\"", "h", 2)], body);
+    let ps = hand_vcd("1 ps", &[("\"", "h", 2)], body);
+    let ps1000 = hand_vcd(
+        "1 ps",
+        &[("\"", "h", 2)],
+        "#0\nb01 \"\n#5000\nb10 \"\n#7000\n",
+    );
+    let time = DiffOptions {
+        align: Align::Time,
+        ..DiffOptions::default()
+    };
+    assert!(matches!(
+        run(&ns, &ps, &time).unwrap(),
+        Outcome::TimeSkew {
+            sample: 1,
+            femtoseconds: (5_000_000, 5_000)
+        }
+    ));
+    assert!(run(&ns, &ps1000, &time).unwrap().is_equal());
+}
+
+#[test]
+fn malformed_value_changes_are_errors() {
+    let vars = [("\"", "h", 2)];
+    let good = hand_vcd("1 ns", &vars, TWO_SAMPLES_H);
+    for (body, says) in [
+        ("#0\n0!\nb101 \"\n#1\n1!\n#2\n", "3-bit value"),
+        ("#0\n0!\nb01 %\n#1\n1!\n#2\n", "no $var declares"),
+        ("#5\n0!\nb01 \"\n#1\n1!\n#2\n", "time goes backwards"),
+    ] {
+        let bad = hand_vcd("1 ns", &vars, body);
+        let err = run(&bad, &good, &DiffOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{body:?}: {err}");
+    }
+}
+
+#[test]
+fn a_huge_context_costs_nothing_up_front() {
+    let a = hand_vcd("1 ns", &[("\"", "h", 2)], TWO_SAMPLES_H);
+    let opts = DiffOptions {
+        context: usize::MAX,
+        ..DiffOptions::default()
+    };
+    assert!(run(&a, &a, &opts).unwrap().is_equal());
 }

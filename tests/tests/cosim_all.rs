@@ -134,3 +134,42 @@ fn the_trained_copy_model_agrees_over_a_long_sequence() {
     assert!(seqs.iter().map(|s| s.steps()).sum::<usize>() >= 1000);
     all_agree(&model, &CoreOptions::new(8), &seqs, 120);
 }
+
+/// n = 1 and 2: 1-bit state-buffer addresses, which Verilog declares as scalars (their
+/// part-select did not compile, issue #16). Every simulator, both multiplier styles, d above
+/// and below n, saturating codes.
+#[test]
+fn the_smallest_cores_compile_and_agree_everywhere() {
+    for (i, (n, d, p, mul, modrelu)) in [
+        (1, 1, 1, Multipliers::Dsp, false),
+        (2, 5, 1, Multipliers::Lut, true),
+        (2, 2, 2, Multipliers::Dsp, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut spec = RandomSpec::new(
+            Shape {
+                hidden: n,
+                input: 2,
+                output: d,
+            },
+            4,
+            300 + i as u64,
+        );
+        spec.modrelu = modrelu;
+        spec.style = WeightStyle::Uniform;
+        spec.gain = 3.0;
+        let model = random_model(&spec);
+        let seqs = random_sequences(&model, 2, 40, i as u64);
+        all_agree(
+            &model,
+            &CoreOptions {
+                lanes: p,
+                multipliers: mul,
+            },
+            &seqs,
+            40,
+        );
+    }
+}

@@ -99,7 +99,9 @@ fn rust_hdl_and_verilog_vcds_are_equal_and_mutations_are_found() {
         let v = d.join("verilator.vcd");
         run_verilator(&good, &seqs, &cache, &d.join("v"), Some(&v)).unwrap();
         match diff_files(&rtl, &v, &ports_opts()).unwrap() {
-            Outcome::Equal { samples, signals } => {
+            Outcome::Equal {
+                samples, signals, ..
+            } => {
                 assert_eq!(samples, steps);
                 assert!(signals.iter().any(|s| s.ends_with("h_data")), "{signals:?}");
             }

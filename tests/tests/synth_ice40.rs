@@ -25,7 +25,7 @@ fn mac_array(lanes: usize) -> String {
 fn options() -> SynthOptions {
     SynthOptions {
         target: Target::Ice40Up5k,
-        top: "top".into(),
+        top: "top".parse().unwrap(),
         seeds: vec![1],
         freq_mhz: 30.0,
         constraints: None,
@@ -148,7 +148,7 @@ fn a_model_core_builds_for_the_icebreaker() {
         &v,
         &dir.path().join("build"),
         &SynthOptions {
-            top: "qornn_top".into(),
+            top: "qornn_top".parse().unwrap(),
             constraints: Some(constraints),
             ..options()
         },

@@ -412,6 +412,14 @@ endmodule
     )
 }
 
+/// The board top's module name when the user gives none.
+pub const BOARD_TOP: &str = "qornn_top";
+
+/// [`BOARD_TOP`] as a checked module name.
+pub fn default_top() -> qornn_hdl::name::ModuleName {
+    BOARD_TOP.parse().expect("BOARD_TOP is an identifier")
+}
+
 /// The UART line rate the board tops use.
 pub const BAUD: u32 = 115_200;
 
@@ -424,6 +432,9 @@ pub fn board_design(
     board: Option<&Board>,
     top: &str,
 ) -> Result<(String, qornn_hdl::CoreConfig), qornn_hdl::HdlError> {
+    if let Err(e) = top.parse::<qornn_hdl::name::ModuleName>() {
+        return Err(qornn_hdl::HdlError::Check(e.to_string()));
+    }
     let cfg = qornn_hdl::CoreConfig::new(model, opts)?;
     let core_name = format!("{top}_core");
     let core = qornn_hdl::verilog::emit(model, opts, &core_name)?;

@@ -21,7 +21,7 @@ use qornn_quant::model::Init;
 use qornn_quant::optim::OptimizerKind;
 use qornn_quant::tasks::{Split, TaskSpec};
 use qornn_quant::train::{EpochMetrics, Method, PtqRow, TrainConfig, Trainer};
-use qornn_sim::vcd_diff::{self, Align, DiffOptions, Outcome};
+use qornn_sim::vcd_diff::{self, Align, DiffOptions};
 use qornn_sim::QuantizedModel;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -601,19 +601,7 @@ fn stages(config: &FlowConfig, r: &mut Runner) -> Result<(), FlowError> {
         }
         for (what, a, b, o) in pairs {
             let outcome = vcd_diff::diff_files(&a, &b, &o).map_err(|e| err(e.to_string()))?;
-            let text = match outcome {
-                Outcome::Equal { samples, signals } => {
-                    format!("equal ({samples} samples of {} signals)", signals.len())
-                }
-                Outcome::Different(m) => format!(
-                    "DIFFERENT: `{}` at sample {}: {} vs {}",
-                    m.signal, m.sample, m.values.0, m.values.1
-                ),
-                Outcome::Length { samples } => {
-                    format!("DIFFERENT lengths: {} vs {}", samples.0, samples.1)
-                }
-            };
-            rep.vcd.push((what, text));
+            rep.vcd.push((what, outcome.summary()));
         }
         rep.all_equal = rep.cosim.iter().all(|c| c.result == "equal")
             && rep.vcd.iter().all(|(_, v)| v.starts_with("equal"));
@@ -693,8 +681,9 @@ fn synthesise(
         let mut points = Vec::new();
         for &p in &lanes {
             let opts = config.core_options(p)?;
-            let (text, cfg) = crate::board::board_design(model, &opts, None, "qornn_top")
-                .map_err(|e| stage_err("synthesise")(e.to_string()))?;
+            let (text, cfg) =
+                crate::board::board_design(model, &opts, None, crate::board::BOARD_TOP)
+                    .map_err(|e| stage_err("synthesise")(e.to_string()))?;
             let dir = out
                 .join("synth")
                 .join(format!("{}-{p}lanes", target.name()));
@@ -709,7 +698,7 @@ fn synthesise(
             })?;
             let so = SynthOptions {
                 target,
-                top: "qornn_top".into(),
+                top: crate::board::default_top(),
                 seeds: vec![hw.seed],
                 freq_mhz: target.default_freq_mhz(),
                 constraints: None,

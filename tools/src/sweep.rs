@@ -353,14 +353,14 @@ fn run_point(config: &FlowConfig, p: &Point, dir: &Path) -> Result<PointResult, 
         lanes: p.lanes,
         multipliers: config.hardware.multipliers.parse().map_err(PointError)?,
     };
-    let (text, cfg) = board_design(&model, &opts, None, "qornn_top")?;
+    let (text, cfg) = board_design(&model, &opts, None, crate::board::BOARD_TOP)?;
     let work = dir.join("synth").join(p.key());
     std::fs::create_dir_all(&work)?;
     let v = work.join("top.v");
     qornn_sim::atomic::write(&v, text.as_bytes())?;
     let so = SynthOptions {
         target,
-        top: "qornn_top".into(),
+        top: crate::board::default_top(),
         seeds: vec![config.hardware.seed],
         freq_mhz: target.default_freq_mhz(),
         constraints: None,

@@ -8,6 +8,7 @@
 //! instead of failing deep inside the placer.
 
 use crate::external::{run_logged, ToolError};
+use qornn_hdl::name::ModuleName;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -287,8 +288,8 @@ pub struct Usage {
 pub struct SynthOptions {
     /// The device.
     pub target: Target,
-    /// The top module.
-    pub top: String,
+    /// The top module (a checked identifier: it is pasted into the yosys script).
+    pub top: ModuleName,
     /// Placer seeds: one place and route each from the same netlist; the best (highest
     /// worst-clock Fmax, the first on a tie) is kept and packed.
     pub seeds: Vec<u64>,
@@ -465,7 +466,7 @@ pub fn synthesize(
 
     let script = format!(
         "read_verilog -sv design.v; {}; tee -q -o stat.json stat -json",
-        target.synth_command(&opts.top)
+        target.synth_command(opts.top.as_str())
     );
     let t = run_logged(
         target.yosys(),
@@ -555,7 +556,7 @@ pub fn synthesize(
     };
     Ok(SynthReport {
         target,
-        top: opts.top.clone(),
+        top: opts.top.to_string(),
         seed,
         seed_fmax_mhz,
         freq_target_mhz: opts.freq_mhz,

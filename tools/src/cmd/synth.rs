@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
+use qornn_hdl::name::ModuleName;
 use qornn_hdl::{CoreOptions, Multipliers};
 use qornn_sim::QuantizedModel;
 use qornn_tools::board::{board, board_design, BOARDS};
@@ -37,9 +38,9 @@ pub struct SynthArgs {
     /// Build this Verilog design as it is instead.
     #[arg(long, requires = "top")]
     verilog: Option<PathBuf>,
-    /// The top module (default `qornn_top` with --model).
+    /// The top module (default `qornn_top` with --model): a Verilog identifier.
     #[arg(long)]
-    top: Option<String>,
+    top: Option<ModuleName>,
     /// The device: ice40-up5k, ecp5-25k, ecp5-45k or ecp5-85k (default: the board's, or
     /// ice40-up5k).
     #[arg(long, value_parser = parse_target)]
@@ -49,7 +50,7 @@ pub struct SynthArgs {
     #[arg(long, value_delimiter = ',', default_value = "1")]
     seed: Vec<u64>,
     /// Clock the placer aims for, in MHz (default: 60 for iCE40, 120 for ECP5).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_freq)]
     freq: Option<f64>,
     /// Pin constraints (.pcf for iCE40, .lpf for ECP5).
     #[arg(long)]
@@ -60,6 +61,20 @@ pub struct SynthArgs {
     /// Output folder.
     #[arg(long, default_value = "qornn-out/synth")]
     out: PathBuf,
+}
+
+/// Parse a clock target: a finite frequency in (0, 1000] MHz.
+fn parse_freq(s: &str) -> Result<f64, String> {
+    let f: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of MHz"))?;
+    if f.is_finite() && f > 0.0 && f <= 1000.0 {
+        Ok(f)
+    } else {
+        Err(format!(
+            "{s} MHz is not a clock an FPGA runs at (give 0 < MHz ≤ 1000)"
+        ))
+    }
 }
 
 /// Parse a target name for clap.
@@ -103,8 +118,11 @@ pub fn run(a: SynthArgs) -> Result<ExitCode> {
                 lanes: a.lanes,
                 multipliers: a.multipliers,
             };
-            let top = a.top.clone().unwrap_or_else(|| "qornn_top".into());
-            let (text, cfg) = board_design(&model, &opts, board, &top)?;
+            let top = a
+                .top
+                .clone()
+                .unwrap_or_else(qornn_tools::board::default_top);
+            let (text, cfg) = board_design(&model, &opts, board, top.as_str())?;
             let file = a.out.join("top.v");
             qornn_sim::atomic::write(&file, text.as_bytes())?;
             let facts = CoreFacts {

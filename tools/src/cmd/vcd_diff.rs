@@ -13,7 +13,11 @@ use std::process::ExitCode;
 bus ranges dropped) and taken relative to the scope of the alignment signal, so `qornn.h_0` \
 matches `TOP.core.h_0`. Samples are paired on the k-th rising edge of the strobe (default \
 `valid`) or of a clock, or on equal timestamps with --time.\n\n\
-Exit status: 0 equal, 1 different, 2 error (e.g. a corrupt file).\n\n\
+`equal` needs at least one sample and every signal of either file (or of the selection) \
+paired with one of the other; a signal without a partner is a difference unless \
+--allow-missing, which compares the rest and lists it. --time pairs the k-th timestamp of \
+each file and requires them to be one instant after each file's $timescale.\n\n\
+Exit status: 0 equal, 1 different (or nothing compared), 2 error (e.g. a corrupt file).\n\n\
 Examples:\n  qornn vcd-diff golden.vcd verilator.vcd --signals 'h_*' --signals 'y_*'\n  \
 qornn vcd-diff a.vcd b.vcd --clock clk --map core.acc=TOP.core.acc_q"
 )]
@@ -37,9 +41,12 @@ pub struct VcdDiffArgs {
     /// Align on equal timestamps instead.
     #[arg(long)]
     time: bool,
-    /// Samples of context to print before the difference.
-    #[arg(long, default_value_t = 3)]
-    context: usize,
+    /// Samples of context to print before the difference (at most 10000).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    context: u32,
+    /// Compare the signals both files have and list the others, instead of failing.
+    #[arg(long)]
+    allow_missing: bool,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -63,7 +70,8 @@ pub fn run(a: VcdDiffArgs) -> Result<ExitCode> {
         signals: a.signals.clone(),
         map,
         align,
-        context: a.context,
+        context: a.context as usize,
+        allow_missing: a.allow_missing,
     };
     let started = std::time::Instant::now();
     let outcome = diff_files(&a.a, &a.b, &opts)?;
@@ -91,9 +99,50 @@ pub fn run(a: VcdDiffArgs) -> Result<ExitCode> {
 
 fn print_text(a: &VcdDiffArgs, outcome: &Outcome) {
     match outcome {
-        Outcome::Equal { samples, signals } => {
-            println!("equal: {samples} samples of {} signals", signals.len())
+        Outcome::Equal {
+            samples,
+            signals,
+            unmatched,
+        } => {
+            println!(
+                "equal: {samples} samples of {} signals: {}",
+                signals.len(),
+                signals.join(", ")
+            );
+            for (file, name) in unmatched {
+                println!(
+                    "  not compared (no partner, --allow-missing): `{name}` of {}",
+                    file.display()
+                );
+            }
         }
+        Outcome::Unmatched { signals } => {
+            println!(
+                "different: {} signals have no partner in the other file",
+                signals.len()
+            );
+            for (file, name) in signals {
+                println!("  `{name}` of {} is missing from the other", file.display());
+            }
+            println!(
+                "  (select signals with --signals, pair them with --map, or pass --allow-missing)"
+            );
+        }
+        Outcome::NoSamples { signals } => println!(
+            "nothing compared: no sample in either file (the alignment signal never rose, or \
+             there is no timestamp); {} signals would have been compared",
+            signals.len()
+        ),
+        Outcome::TimeSkew {
+            sample,
+            femtoseconds,
+        } => println!(
+            "different: sample {sample} is at {} fs in {} but at {} fs in {}",
+            femtoseconds.0,
+            a.a.display(),
+            femtoseconds.1,
+            a.b.display()
+        ),
         Outcome::Length { samples } => println!(
             "different lengths: {} has {} samples, {} has {} (all shared samples equal)",
             a.a.display(),
@@ -126,9 +175,28 @@ fn print_text(a: &VcdDiffArgs, outcome: &Outcome) {
 
 fn to_json(outcome: &Outcome) -> serde_json::Value {
     match outcome {
-        Outcome::Equal { samples, signals } => {
-            serde_json::json!({"equal": true, "samples": samples, "signals": signals})
-        }
+        Outcome::Equal {
+            samples,
+            signals,
+            unmatched,
+        } => serde_json::json!({
+            "equal": true, "samples": samples, "signals": signals,
+            "unmatched": unmatched_json(unmatched),
+        }),
+        Outcome::Unmatched { signals } => serde_json::json!({
+            "equal": false, "samples": 0, "unmatched": unmatched_json(signals),
+        }),
+        Outcome::NoSamples { signals } => serde_json::json!({
+            "equal": false, "samples": 0, "signals": signals,
+            "reason": "no sample in either file",
+        }),
+        Outcome::TimeSkew {
+            sample,
+            femtoseconds,
+        } => serde_json::json!({
+            "equal": false, "sample": sample,
+            "time_a_fs": femtoseconds.0.to_string(), "time_b_fs": femtoseconds.1.to_string(),
+        }),
         Outcome::Length { samples } => {
             serde_json::json!({"equal": false, "samples_a": samples.0, "samples_b": samples.1})
         }
@@ -145,4 +213,11 @@ fn to_json(outcome: &Outcome) -> serde_json::Value {
             })).collect::<Vec<_>>(),
         }),
     }
+}
+
+fn unmatched_json(signals: &[(PathBuf, String)]) -> Vec<serde_json::Value> {
+    signals
+        .iter()
+        .map(|(file, name)| serde_json::json!({"file": file.display().to_string(), "signal": name}))
+        .collect()
 }

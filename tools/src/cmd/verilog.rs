@@ -27,7 +27,7 @@ pub struct VerilogArgs {
     lanes: usize,
     /// The top module's name.
     #[arg(long, default_value = verilog::DEFAULT_TOP)]
-    top: String,
+    top: qornn_hdl::name::ModuleName,
     /// Multipliers: dsp (16×16 signed, maps to SB_MAC16 / MULT18X18D) or lut (shift-and-add).
     #[arg(long, default_value = "dsp")]
     multipliers: Multipliers,
@@ -44,7 +44,7 @@ pub fn run(a: VerilogArgs) -> Result<ExitCode> {
         multipliers: a.multipliers,
     };
     let cfg = CoreConfig::new(&model, &opts)?;
-    let text = verilog::emit(&model, &opts, &a.top)?;
+    let text = verilog::emit(&model, &opts, a.top.as_str())?;
     qornn_sim::atomic::write(&a.output, text.as_bytes())
         .with_context(|| format!("writing {}", a.output.display()))?;
     println!(
