@@ -16,6 +16,7 @@
 //! ```
 
 pub mod atomic;
+pub mod batch;
 pub mod fixed;
 pub mod golden;
 pub mod memory;
@@ -26,6 +27,7 @@ pub mod trace;
 pub mod vcd_diff;
 pub mod width;
 
+pub use batch::BatchState;
 pub use fixed::Bits;
 pub use golden::Golden;
 pub use model::{Activation, ModelError, QuantizedModel, Shape};
