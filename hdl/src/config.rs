@@ -8,6 +8,8 @@ use thiserror::Error;
 pub const MAX_LANES: usize = 256;
 /// Largest weight-ROM depth per lane (entries): beyond this no FPGA of ours holds the core.
 pub const MAX_ROM_DEPTH: usize = 1 << 20;
+/// Memory the core's construction and emission take per weight (an estimate with headroom).
+const BYTES_PER_WEIGHT: u64 = 256;
 
 /// How the lanes multiply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -113,6 +115,9 @@ pub enum HdlError {
         /// Entries per lane.
         depth: usize,
     },
+    /// Building, simulating or emitting the core would not fit in memory.
+    #[error(transparent)]
+    Memory(#[from] qornn_sim::memory::MemoryError),
     /// A sequence does not fit the model.
     #[error("input: {0}")]
     Input(String),
@@ -186,6 +191,15 @@ impl CoreConfig {
         if opts.lanes > MAX_LANES {
             return Err(HdlError::LaneLimit { lanes: opts.lanes });
         }
+        // Every weight becomes a ROM entry in the simulation and a line of Verilog: about 190
+        // bytes each, measured at n = 1024; checked before any of it is allocated.
+        let weights = qornn_sim::memory::product(&[n as u64, (n + model.shape.input) as u64])
+            .saturating_add((model.shape.output * n) as u64);
+        qornn_sim::memory::check(
+            &format!("a core for n = {n} ({weights} weights)"),
+            weights.saturating_mul(BYTES_PER_WEIGHT),
+            "the core bakes every weight into its ROMs: use a smaller model",
+        )?;
         let b = model.bits;
         let cfg = CoreConfig {
             hidden: n,

@@ -34,6 +34,25 @@ pub enum ExportError {
     Invalid(#[from] ModelError),
 }
 
+/// Hidden-state widths an export supports; front ends check theirs against it before training.
+pub const ACTIVATION_BITS: std::ops::RangeInclusive<u32> = 4..=16;
+
+/// Check activation widths given as `option` (a CLI flag or a TOML key) before any work:
+/// each must be in [`ACTIVATION_BITS`], and there must be at least one.
+pub fn check_activation_bits(option: &str, widths: &[u32]) -> Result<(), String> {
+    if widths.is_empty() {
+        return Err(format!("{option}: give at least one activation width"));
+    }
+    match widths.iter().find(|k| !ACTIVATION_BITS.contains(k)) {
+        Some(k) => Err(format!(
+            "{option}: {k} activation bits is not supported (supported: {}–{})",
+            ACTIVATION_BITS.start(),
+            ACTIVATION_BITS.end()
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Export settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ExportOptions {
@@ -83,7 +102,12 @@ pub fn export(
     for (what, k, lo, hi) in [
         ("weight bits", opt.weight_bits, 2, 8),
         ("output weight bits", opt.output_bits, 2, 8),
-        ("activation bits", opt.activation_bits, 4, 16),
+        (
+            "activation bits",
+            opt.activation_bits,
+            *ACTIVATION_BITS.start(),
+            *ACTIVATION_BITS.end(),
+        ),
     ] {
         if !(lo..=hi).contains(&k) {
             return Err(ExportError::Unsupported(format!(

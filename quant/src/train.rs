@@ -225,6 +225,28 @@ impl TrainConfig {
                     .into(),
             );
         }
+        let b = &self.bjorck;
+        if !(b.beta > 0.0 && b.beta <= 1.0) {
+            return bad(format!(
+                "Björck β {} must be in (0, 1] (0.5 is the usual choice)",
+                b.beta
+            ));
+        }
+        if !(1..=100).contains(&b.iters) || !(1..=100).contains(&b.power_iters) {
+            return bad(format!(
+                "Björck iterations ({}) and power iterations ({}) must be 1–100",
+                b.iters, b.power_iters
+            ));
+        }
+        if !(self.schedule.factor > 0.0 && self.schedule.factor <= 1.0) {
+            return bad(format!(
+                "learning-rate decay factor {} must be in (0, 1]",
+                self.schedule.factor
+            ));
+        }
+        if self.threads == 0 || self.threads > 1024 {
+            return bad(format!("threads {} must be 1–1024", self.threads));
+        }
         if !(self.clip >= 0.0 && self.clip.is_finite()) {
             return bad(format!(
                 "gradient clipping {} must be 0 (off) or more",

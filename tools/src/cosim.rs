@@ -10,6 +10,7 @@
 use crate::board::CorePorts;
 use crate::external::{find, run_logged, ToolError};
 use crate::report::Table;
+use crate::simulator::{check_request, Simulator};
 use qornn_hdl::harness::{self, Outputs};
 use qornn_hdl::CoreOptions;
 use qornn_sim::{Golden, QuantizedModel, Sequence, Trace};
@@ -580,7 +581,7 @@ pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 /// One simulator's row of the table.
 pub struct SimResult {
     /// The simulator.
-    pub sim: String,
+    pub sim: Simulator,
     /// Steps simulated.
     pub steps: usize,
     /// Clock cycles in all (none for the golden model).
@@ -591,31 +592,23 @@ pub struct SimResult {
     pub mismatch: Option<String>,
 }
 
-const SIMS: [&str; 4] = ["golden", "rust-hdl", "verilator", "iverilog"];
-
 /// Run the chosen simulators on `seqs` and compare each with the golden model.
 pub fn cosimulate(
     model: &QuantizedModel,
     opts: &CoreOptions,
     seqs: &[Sequence],
-    sims: &[String],
+    sims: &[Simulator],
     out: &Path,
     cache: &Path,
     vcd: bool,
 ) -> Result<Vec<SimResult>, CosimError> {
-    for s in sims {
-        if !SIMS.contains(&s.as_str()) {
-            return Err(CosimError::Usage(format!(
-                "unknown simulator `{s}` (one of: {})",
-                SIMS.join(", ")
-            )));
-        }
-    }
+    let steps: usize = seqs.iter().map(|s| s.steps()).sum();
+    // Everything that would make the verdict vacuous, or stop half-way, is refused up front.
+    check_request(sims, steps).map_err(|e| CosimError::Usage(e.to_string()))?;
     std::fs::create_dir_all(out).map_err(|source| CosimError::Io {
         path: out.to_owned(),
         source,
     })?;
-    let steps: usize = seqs.iter().map(|s| s.steps()).sum();
     let golden = Golden::new(model).map_err(|e| CosimError::Usage(e.to_string()))?;
     let (reference, golden_wall) = timed(|| golden.run_batch(seqs, 2));
     let vcd_path = |name: &str| vcd.then(|| out.join(format!("{name}.vcd")));
@@ -637,13 +630,13 @@ pub fn cosimulate(
             })
     };
     let mut rows = Vec::new();
-    for sim in sims {
+    for &sim in sims {
         eprintln!(
             "cosim: {sim} over {} sequences, {steps} steps …",
             seqs.len()
         );
-        let row = match sim.as_str() {
-            "golden" => {
+        let row = match sim {
+            Simulator::Golden => {
                 if let Some(p) = vcd_path("golden") {
                     qornn_sim::atomic::write_with(&p, |w| {
                         qornn_sim::trace::write_vcd(w, model, seqs, &reference)
@@ -654,14 +647,14 @@ pub fn cosimulate(
                     })?;
                 }
                 SimResult {
-                    sim: sim.clone(),
+                    sim,
                     steps,
                     cycles: None,
                     wall: golden_wall,
                     mismatch: None,
                 }
             }
-            "rust-hdl" => {
+            Simulator::RustHdl => {
                 let outputs = Outputs {
                     trace_vcd: vcd_path("rust-hdl"),
                     rtl_vcd: None,
@@ -669,24 +662,25 @@ pub fn cosimulate(
                 let (run, wall) = timed(|| harness::run(model, opts, seqs, &outputs));
                 let run = run.map_err(CosimError::Hdl)?;
                 SimResult {
-                    sim: sim.clone(),
+                    sim,
                     steps,
                     cycles: Some(run.total_cycles),
                     wall,
                     mismatch: compare(&run.traces),
                 }
             }
-            name => {
+            Simulator::Verilator | Simulator::Iverilog => {
                 let dut = core_dut(model, opts, qornn_hdl::verilog::DEFAULT_TOP)
                     .map_err(CosimError::Hdl)?;
+                let name = sim.name();
                 let work = out.join(name);
-                let run = if name == "verilator" {
+                let run = if sim == Simulator::Verilator {
                     run_verilator(&dut, seqs, cache, &work, vcd_path(name).as_deref())?
                 } else {
                     run_iverilog(&dut, seqs, &work, vcd_path(name).as_deref())?
                 };
                 SimResult {
-                    sim: sim.clone(),
+                    sim,
                     steps,
                     cycles: Some(run.total_cycles),
                     wall: run.wall,
@@ -711,7 +705,7 @@ pub fn table(rows: &[SimResult]) -> String {
     ]);
     for r in rows {
         t.row(vec![
-            r.sim.clone(),
+            r.sim.to_string(),
             r.steps.to_string(),
             r.cycles.map_or("—".into(), |c| c.to_string()),
             r.cycles.map_or("—".into(), |c| {
@@ -719,6 +713,7 @@ pub fn table(rows: &[SimResult]) -> String {
             }),
             format!("{:.3} s", r.wall.as_secs_f64()),
             match &r.mismatch {
+                None if r.sim == Simulator::Golden => "(the reference)".into(),
                 None => "equal".into(),
                 Some(m) => format!("**MISMATCH** {m}"),
             },

@@ -11,6 +11,7 @@ pub mod external;
 pub mod flow;
 pub mod plot;
 pub mod report;
+pub mod simulator;
 pub mod sweep;
 pub mod synth;
 pub mod training;

@@ -188,6 +188,7 @@ pub fn load_results(dir: &Path) -> Result<Vec<PointResult>, SweepError> {
             path: path.clone(),
             problem: e.to_string(),
         })?;
+        check_result(&path, &r)?;
         out.push(r);
     }
     if out.is_empty() {
@@ -315,26 +316,119 @@ point_error_from!(
     SynthError
 );
 
-/// The trained, exported model of one weight width and its integer test accuracy (cached).
+/// FNV-1a over `bytes`: a hash that stays the same across Rust versions and machines, so a
+/// cache folder shared by shards on different hosts agrees on its keys.
+fn stable_hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The cache key of the model a point needs: its weight width and a hash of everything else
+/// that determines the trained and exported model (the whole training configuration and the
+/// export width). Changing any setting on an existing folder trains anew instead of silently
+/// reusing a model trained under other settings.
+pub fn model_key(config: &FlowConfig, bits: u32) -> Result<String, PointError> {
+    let mut c = config.clone();
+    c.train.bits = bits;
+    let train = c.train_config()?;
+    let identity = serde_json::json!({
+        "train": train,
+        "activation_bits": c.export.activation_bits,
+        "qornn": env!("CARGO_PKG_VERSION"),
+    });
+    let text = serde_json::to_string(&identity).map_err(|e| PointError(e.to_string()))?;
+    Ok(format!("b{bits}-{:016x}", stable_hash(text.as_bytes())))
+}
+
+/// Holds `path` (created exclusively, holding our pid) while one shard trains a model, so that
+/// shards sharing `--dir` do not train the same model twice. Removed on drop.
+struct TrainLock(PathBuf);
+
+impl TrainLock {
+    /// Take the lock, waiting while a live process holds it; a lock left by a dead process
+    /// (its pid gone from /proc) is taken over.
+    fn take(path: &Path) -> Result<TrainLock, PointError> {
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+            {
+                Ok(mut f) => {
+                    use std::io::Write;
+                    writeln!(f, "{}", std::process::id())?;
+                    return Ok(TrainLock(path.to_owned()));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(path).unwrap_or_default();
+                    let alive = holder
+                        .trim()
+                        .parse::<u32>()
+                        .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                    if !alive && Path::new("/proc/self").exists() {
+                        let _ = std::fs::remove_file(path);
+                        continue;
+                    }
+                    eprintln!(
+                        "      waiting: process {} is training this model ({})",
+                        holder.trim(),
+                        path.display()
+                    );
+                    std::thread::sleep(std::time::Duration::from_secs(5));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+impl Drop for TrainLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The trained, exported model of one weight width and its integer test accuracy, cached under
+/// [`model_key`].
 fn model_for(
     config: &FlowConfig,
     bits: u32,
     dir: &Path,
 ) -> Result<(QuantizedModel, f64), PointError> {
     let models = dir.join("models");
-    let path = models.join(format!("b{bits}.json"));
-    let acc_path = models.join(format!("b{bits}.accuracy"));
-    if path.is_file() && acc_path.is_file() {
+    std::fs::create_dir_all(&models)?;
+    let key = model_key(config, bits)?;
+    let path = models.join(format!("{key}.json"));
+    let acc_path = models.join(format!("{key}.accuracy"));
+    let cached = || -> Result<Option<(QuantizedModel, f64)>, PointError> {
+        if !(path.is_file() && acc_path.is_file()) {
+            return Ok(None);
+        }
         let acc: f64 = std::fs::read_to_string(&acc_path)?
             .trim()
             .parse()
             .map_err(|e| PointError(format!("{}: {e}", acc_path.display())))?;
-        return Ok((QuantizedModel::load(&path)?, acc));
+        if !(0.0..=1.0).contains(&acc) {
+            return Err(PointError(format!(
+                "{}: accuracy {acc} is not in 0–1 (delete the file to retrain)",
+                acc_path.display()
+            )));
+        }
+        Ok(Some((QuantizedModel::load(&path)?, acc)))
+    };
+    if let Some(hit) = cached()? {
+        return Ok(hit);
+    }
+    let _lock = TrainLock::take(&models.join(format!("{key}.lock")))?;
+    // Another shard may have finished it while we waited.
+    if let Some(hit) = cached()? {
+        return Ok(hit);
     }
     let mut c = config.clone();
     c.train.bits = bits;
     let mut trainer = Trainer::new(c.train_config()?)?;
-    training::drive(&mut trainer, &models.join(format!("b{bits}-train")), true)?;
+    training::drive(&mut trainer, &models.join(format!("{key}-train")), true)?;
     let k = c.export.activation_bits;
     let rows = trainer.ptq_table(&[k])?;
     let max_h = trainer.calibrate();
@@ -392,34 +486,100 @@ fn run_point(config: &FlowConfig, p: &Point, dir: &Path) -> Result<PointResult, 
     })
 }
 
+/// Where a failed attempt at a point is recorded (beside, not among, the results: a failure is
+/// retried on the next run and never merged).
+pub fn failure_path(dir: &Path, point: &Point) -> PathBuf {
+    dir.join("failed").join(format!("{}.json", point.key()))
+}
+
 /// Run `points` (skipping those with a result unless `force`), each into `dir/points/`. A point
-/// that fails is recorded with its error; the others go on.
+/// that fails is recorded in `dir/failed/` and the others go on; returns how many failed, so the
+/// shard can exit non-zero.
 pub fn run_points(
     config: &FlowConfig,
     points: &[&Point],
     dir: &Path,
     force: bool,
-) -> Result<(), SweepError> {
+) -> Result<usize, SweepError> {
+    let mut failed = 0;
     for (i, p) in points.iter().enumerate() {
         if !force && result_path(dir, p).is_file() {
             eprintln!("[{}/{}] {}: done already", i + 1, points.len(), p.key());
             continue;
         }
         eprintln!("[{}/{}] {} …", i + 1, points.len(), p.key());
-        let result = run_point(config, p, dir).unwrap_or_else(|e| PointResult {
-            point: (*p).clone(),
-            accuracy: 0.0,
-            luts: None,
-            dsps: None,
-            fmax_mhz: None,
-            cycles_per_step: 0,
-            fits: false,
-            error: Some(e.0),
-        });
-        if let Some(e) = &result.error {
-            eprintln!("      failed: {e}");
+        let failure = failure_path(dir, p);
+        match run_point(config, p, dir) {
+            Ok(result) => {
+                save_result(dir, &result)?;
+                let _ = std::fs::remove_file(&failure);
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("      failed (retried on the next run): {}", e.0);
+                let text = serde_json::json!({"point": p, "error": e.0}).to_string();
+                let io = |source| SweepError::Io {
+                    path: failure.clone(),
+                    source,
+                };
+                std::fs::create_dir_all(dir.join("failed")).map_err(io)?;
+                qornn_sim::atomic::write(&failure, text.as_bytes()).map_err(io)?;
+            }
         }
-        save_result(dir, &result)?;
+    }
+    Ok(failed)
+}
+
+/// Save the whole grid a sweep folder is meant to hold, so that `--merge` can say which points
+/// are still missing. Shards of one grid write the same file; a different grid is refused.
+pub fn save_grid(dir: &Path, points: &[Point]) -> Result<(), SweepError> {
+    let path = dir.join("grid.json");
+    let io = |source| SweepError::Io {
+        path: path.clone(),
+        source,
+    };
+    let text = serde_json::to_string_pretty(points).expect("points serialise");
+    if let Ok(old) = std::fs::read_to_string(&path) {
+        if old != text {
+            return Err(SweepError::Point {
+                path,
+                problem: "this folder holds another grid (other --bits, --lanes or --targets): \
+                          use another --dir, or delete grid.json to change it"
+                    .into(),
+            });
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(io)?;
+    qornn_sim::atomic::write(&path, text.as_bytes()).map_err(io)
+}
+
+/// Refuse a result no run could have produced.
+fn check_result(path: &Path, r: &PointResult) -> Result<(), SweepError> {
+    let bad = |problem: String| {
+        Err(SweepError::Point {
+            path: path.to_owned(),
+            problem,
+        })
+    };
+    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    if name != r.point.key() {
+        return bad(format!(
+            "it holds point {} but is named {name}.json",
+            r.point.key()
+        ));
+    }
+    if !(0.0..=1.0).contains(&r.accuracy) {
+        return bad(format!("accuracy {} is not in 0–1", r.accuracy));
+    }
+    if r.cycles_per_step == 0 {
+        return bad("0 cycles per step".into());
+    }
+    if r.fmax_mhz.is_some_and(|f| !(f.is_finite() && f > 0.0)) {
+        return bad(format!("Fmax {:?} MHz", r.fmax_mhz));
+    }
+    if r.fits && r.luts.is_none() {
+        return bad("it fits but has no LUT count".into());
     }
     Ok(())
 }
@@ -428,11 +588,43 @@ pub fn run_points(
 /// plots; returns the Markdown.
 pub fn merge(dir: &Path) -> Result<String, SweepError> {
     let results = load_results(dir)?;
-    let mut md = format!(
-        "# qornn sweep\n\n{} points.\n\n{}",
-        results.len(),
-        table(&results)
-    );
+    let grid: Option<Vec<Point>> = std::fs::read_to_string(dir.join("grid.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let status = match &grid {
+        Some(g) => {
+            let missing: Vec<String> = g
+                .iter()
+                .filter(|p| !results.iter().any(|r| &r.point == *p))
+                .map(Point::key)
+                .collect();
+            if missing.is_empty() {
+                format!(
+                    "{} of {} points: the grid is complete.",
+                    results.len(),
+                    g.len()
+                )
+            } else {
+                eprintln!(
+                    "warning: the grid is incomplete: {} of {} points missing ({})",
+                    missing.len(),
+                    g.len(),
+                    missing.join(", ")
+                );
+                format!(
+                    "**Incomplete grid**: {} of {} points; missing: {}.",
+                    results.len(),
+                    g.len(),
+                    missing.join(", ")
+                )
+            }
+        }
+        None => format!(
+            "{} points (no grid.json: completeness unknown).",
+            results.len()
+        ),
+    };
+    let mut md = format!("# qornn sweep\n\n{status}\n\n{}", table(&results));
     let charts = [
         (
             "pareto_luts.png",

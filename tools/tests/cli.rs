@@ -248,3 +248,8 @@ fn every_verb_explains_itself_with_an_example() {
         );
     }
 }
+
+// Where a new CLI test goes: beside the verb's other tests here, or, for bad input at the
+// edges of an option, in `cli/edges.rs` (one test binary for the whole command).
+#[path = "cli/edges.rs"]
+mod edges;

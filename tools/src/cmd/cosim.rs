@@ -5,6 +5,7 @@ use anyhow::Result;
 use clap::Args;
 use qornn_hdl::{CoreConfig, CoreOptions, Multipliers};
 use qornn_tools::cosim::{cosimulate, table};
+use qornn_tools::simulator::Simulator;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,7 +33,7 @@ pub struct CosimArgs {
         value_delimiter = ',',
         default_value = "golden,rust-hdl,verilator,iverilog"
     )]
-    sim: Vec<String>,
+    sim: Vec<Simulator>,
     /// P, the number of MAC lanes.
     #[arg(long, default_value_t = 8)]
     lanes: usize,

@@ -104,14 +104,10 @@ pub fn run(a: FlowArgs) -> Result<ExitCode> {
                     row.activation_bits
                 );
             }
-            println!(
-                "  co-simulation: {}",
-                if report.all_equal {
-                    "every simulator equal to the golden model"
-                } else {
-                    "MISMATCH"
-                }
-            );
+            println!("  co-simulation: {}", report.verdict());
+            for (what, outcome) in &report.vcd {
+                println!("  VCD {what}: {outcome}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(FlowError::Mismatch(m)) => {

@@ -1,7 +1,7 @@
 //! `qornn hdl-sim`: run the rust-hdl cycle simulation of the core and compare it with the
 //! golden model.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use qornn_hdl::harness::{self, Outputs};
 use qornn_hdl::{CoreConfig, CoreOptions, Multipliers};
@@ -46,6 +46,11 @@ pub struct HdlSimArgs {
 /// Run `qornn hdl-sim`.
 pub fn run(a: HdlSimArgs) -> Result<ExitCode> {
     let (model, seqs) = super::load_model_and_inputs(&a.model, &a.input)?;
+    qornn_tools::simulator::check_request(
+        &[qornn_tools::simulator::Simulator::RustHdl],
+        seqs.iter().map(|s| s.steps()).sum(),
+    )
+    .with_context(|| format!("{}", a.input.display()))?;
     let opts = CoreOptions {
         lanes: a.lanes,
         multipliers: a.multipliers,

@@ -67,6 +67,15 @@ pub fn run(a: SweepArgs) -> Result<ExitCode> {
     for t in &a.targets {
         Target::parse(t).with_context(|| format!("unknown target `{t}`"))?;
     }
+    check_list("--bits", &a.bits, |&b| (2..=8).contains(&b), "2 to 8")?;
+    let n = config.train.hidden;
+    check_list(
+        "--lanes",
+        &a.lanes,
+        |&p| p >= 1 && p <= n,
+        &format!("1 to n = {n}"),
+    )?;
+    check_list("--targets", &a.targets, |_| true, "")?;
     let shard = Shard::parse(&a.shard)?;
     let points = grid(&a.bits, &a.lanes, &a.targets);
     let mine = shard.select(&points);
@@ -78,7 +87,19 @@ pub fn run(a: SweepArgs) -> Result<ExitCode> {
         shard.count,
         a.dir.display()
     );
-    sweep::run_points(&config, &mine, &a.dir, a.force)?;
+    config.check()?;
+    sweep::save_grid(&a.dir, &points)?;
+    let failed = sweep::run_points(&config, &mine, &a.dir, a.force)?;
+    if failed > 0 {
+        eprintln!(
+            "shard {}/{}: {failed} of {} points failed (see {}); a rerun retries them",
+            shard.index,
+            shard.count,
+            mine.len(),
+            a.dir.join("failed").display()
+        );
+        return Ok(ExitCode::from(1));
+    }
     println!(
         "shard {}/{} done; gather with: qornn sweep --merge --dir {}",
         shard.index,
@@ -86,4 +107,25 @@ pub fn run(a: SweepArgs) -> Result<ExitCode> {
         a.dir.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuse an empty list, a value outside its range and a value named twice, naming the option.
+fn check_list<T: PartialEq + std::fmt::Display>(
+    option: &str,
+    values: &[T],
+    ok: impl Fn(&T) -> bool,
+    range: &str,
+) -> Result<()> {
+    if values.is_empty() {
+        anyhow::bail!("{option} is empty");
+    }
+    for (i, v) in values.iter().enumerate() {
+        if !ok(v) {
+            anyhow::bail!("{option}: {v} is out of range ({range})");
+        }
+        if values[..i].contains(v) {
+            anyhow::bail!("{option} names {v} twice");
+        }
+    }
+    Ok(())
 }

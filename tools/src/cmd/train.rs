@@ -4,6 +4,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use qornn_quant::bptt::Activation;
+use qornn_quant::export::check_activation_bits;
 use qornn_quant::model::Init;
 use qornn_quant::optim::OptimizerKind;
 use qornn_quant::tasks::TaskSpec;
@@ -273,6 +274,9 @@ impl TrainArgs {
 
 /// Run `qornn train`.
 pub fn run(a: TrainArgs) -> Result<ExitCode> {
+    // Export settings are checked now, not after hours of training.
+    check_activation_bits("--activation-bits", &[a.activation_bits]).map_err(anyhow::Error::msg)?;
+    check_activation_bits("--ptq-widths", &a.ptq_widths).map_err(anyhow::Error::msg)?;
     let out = a.out.clone().unwrap_or_else(|| {
         PathBuf::from(format!(
             "runs/{}-{}-{}b",

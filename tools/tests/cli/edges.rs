@@ -1,0 +1,293 @@
+//! Every verb's options at their edges (0, 1, huge, negative, NaN, nonsense): a clear refusal
+//! — exit code 2 and exactly one `error:` line — never a panic (exit 101), an abort (a signal)
+//! or minutes of work before the refusal.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Run `qornn args…` in `dir` and check it refused cleanly, quickly, naming `says`.
+fn refuses(dir: &Path, args: &[&str], says: &str) {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_qornn"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the qornn binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let shown = format!("qornn {}", args.join(" "));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{shown}: wanted exit 2 (a clear error), got {:?}\n{stderr}",
+        out.status
+    );
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{shown}: wanted one error line:\n{stderr}");
+    assert!(
+        errors[0].contains(says),
+        "{shown}: the error does not say {says:?}:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{shown} panicked:\n{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{shown} took {:?} to refuse",
+        started.elapsed()
+    );
+}
+
+fn ok(dir: &Path, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_qornn"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the qornn binary runs");
+    assert!(
+        out.status.success(),
+        "qornn {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A small model, an input for it, an empty input, a text and a VCD, in a fresh folder.
+fn fixtures() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "model", "random", "--hidden", "8", "--input", "2", "--output", "2", "-o", "m.json",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "input",
+            "random",
+            "--model",
+            "m.json",
+            "--sequences",
+            "1",
+            "--steps",
+            "5",
+            "-o",
+            "in.json",
+        ],
+    );
+    let text = std::fs::read_to_string(d.join("in.json")).unwrap();
+    let mut empty: serde_json::Value = serde_json::from_str(&text).unwrap();
+    empty["sequences"] = serde_json::json!([]);
+    std::fs::write(d.join("empty.json"), empty.to_string()).unwrap();
+    std::fs::write(
+        d.join("t.txt"),
+        "the quick brown fox jumps over the lazy dog. ".repeat(200),
+    )
+    .unwrap();
+    ok(
+        d,
+        &[
+            "golden", "--model", "m.json", "--input", "in.json", "--vcd", "g.vcd",
+        ],
+    );
+    dir
+}
+
+#[test]
+fn training_settings_are_refused_before_any_training() {
+    let dir = fixtures();
+    let d = dir.path();
+    let t = |extra: &[&str], says: &str| {
+        let mut args = vec!["train", "--steps", "1", "--out", "run"];
+        args.extend_from_slice(extra);
+        refuses(d, &args, says);
+    };
+    t(
+        &["--task", "charlm", "--text", "t.txt", "--length", "0"],
+        "--length 0",
+    );
+    t(&["--task", "copy", "--delay", "0"], "--delay 0");
+    t(&["--task", "copy", "--delay", "100000000"], "memory");
+    t(&["--batch", "100000000"], "memory");
+    t(&["--batch", "0"], "batch");
+    t(&["--hidden", "0"], "hidden");
+    t(&["--bjorck-beta", "NaN"], "β");
+    t(&["--bjorck-beta=-1"], "β");
+    t(&["--bjorck-iters", "0"], "iterations");
+    t(&["--threads", "0"], "threads");
+    t(&["--bits", "99"], "bits");
+    t(&["--activation-bits", "99"], "--activation-bits");
+    t(&["--ptq-widths", "3,8"], "--ptq-widths");
+    t(&["--lr=-1"], "learning rate");
+}
+
+#[test]
+fn hardware_options_at_their_edges() {
+    let dir = fixtures();
+    let d = dir.path();
+    refuses(
+        d,
+        &["verilog", "--model", "m.json", "--lanes", "0", "-o", "c.v"],
+        "lane",
+    );
+    refuses(
+        d,
+        &["verilog", "--model", "m.json", "--lanes", "9", "-o", "c.v"],
+        "lanes",
+    );
+    refuses(
+        d,
+        &[
+            "verilog", "--model", "m.json", "--lanes", "1", "--top", "module", "-o", "c.v",
+        ],
+        "keyword",
+    );
+    refuses(
+        d,
+        &[
+            "verilog", "--model", "m.json", "--lanes", "1", "--top", "a;b", "-o", "c.v",
+        ],
+        "identifier",
+    );
+    refuses(
+        d,
+        &[
+            "synth",
+            "--verilog",
+            "c.v",
+            "--top",
+            "qornn_core; script other.ys;",
+            "--out",
+            "s",
+        ],
+        "identifier",
+    );
+    refuses(
+        d,
+        &["synth", "--model", "m.json", "--freq", "NaN", "--out", "s"],
+        "MHz",
+    );
+    refuses(
+        d,
+        &[
+            "synth", "--model", "m.json", "--target", "xc7", "--out", "s",
+        ],
+        "xc7",
+    );
+    refuses(
+        d,
+        &[
+            "hdl-sim",
+            "--model",
+            "m.json",
+            "--input",
+            "empty.json",
+            "--lanes",
+            "1",
+        ],
+        "no steps",
+    );
+    refuses(
+        d,
+        &[
+            "cosim", "--model", "m.json", "--input", "in.json", "--sim", "golden",
+        ],
+        "nothing to compare",
+    );
+    refuses(
+        d,
+        &[
+            "cosim",
+            "--model",
+            "m.json",
+            "--input",
+            "in.json",
+            "--sim",
+            "rust-hdl,rust-hdl",
+        ],
+        "twice",
+    );
+    refuses(
+        d,
+        &[
+            "cosim",
+            "--model",
+            "m.json",
+            "--input",
+            "empty.json",
+            "--sim",
+            "rust-hdl",
+        ],
+        "no steps",
+    );
+    refuses(
+        d,
+        &[
+            "cosim", "--model", "m.json", "--input", "in.json", "--sim", "modelsim",
+        ],
+        "modelsim",
+    );
+}
+
+#[test]
+fn comparison_and_sweep_options_at_their_edges() {
+    let dir = fixtures();
+    let d = dir.path();
+    refuses(
+        d,
+        &["vcd-diff", "g.vcd", "g.vcd", "--context", "1000000000000"],
+        "context",
+    );
+    refuses(d, &["vcd-diff", "g.vcd", "missing.vcd"], "missing.vcd");
+    refuses(d, &["sweep", "--bits", "99", "--dir", "sw"], "--bits");
+    refuses(d, &["sweep", "--bits", "4,4", "--dir", "sw"], "twice");
+    refuses(d, &["sweep", "--lanes", "0", "--dir", "sw"], "--lanes");
+    refuses(d, &["sweep", "--lanes", "100000", "--dir", "sw"], "--lanes");
+    for (toml, says) in [
+        ("[hardware]\nsynth_lanes = [0]\n", "synth_lanes"),
+        ("[hardware]\ntargets = []\n", "targets"),
+        ("[hardware]\nlanes = 1000\n", "hardware.lanes"),
+        ("[hardware]\nsynth = \"maybe\"\n", "hardware.synth"),
+        ("[export]\nactivation_bits = 40\n", "export.activation_bits"),
+        ("[train]\nlength = 0\ntask = \"adding\"\n", "adding"),
+    ] {
+        std::fs::write(d.join("f.toml"), toml).unwrap();
+        refuses(d, &["flow", "--config", "f.toml", "--out", "fl"], says);
+        assert!(
+            !d.join("fl").join("train").exists(),
+            "{toml}: training started"
+        );
+    }
+}
+
+#[test]
+fn model_fields_and_files_given_in_the_wrong_place() {
+    let dir = fixtures();
+    let d = dir.path();
+    refuses(
+        d,
+        &["model", "random", "--hidden", "0", "-o", "z.json"],
+        "hidden",
+    );
+    refuses(
+        d,
+        &[
+            "model",
+            "random",
+            "--hidden",
+            "8",
+            "--weight-bits",
+            "99",
+            "-o",
+            "z.json",
+        ],
+        "bits",
+    );
+    // A model where a checkpoint is expected is named as such.
+    refuses(d, &["eval", "--checkpoint", "m.json"], "m.json");
+    refuses(
+        d,
+        &["export", "--checkpoint", "m.json", "-o", "e.json"],
+        "m.json",
+    );
+}
