@@ -145,6 +145,9 @@ impl<W: Write> Driver<W> {
             .collect();
         let cycles = self.core.step_cycles.val();
         self.core.y_ready.set_bool(true);
+        // Settled (and dumped) before the edge that takes y_t, as a testbench drives it: a
+        // VCD reader then sees y_ready high *at* that rising edge, not changing with it.
+        self.eval()?;
         self.tick()?;
         self.core.y_ready.set_bool(false);
         self.eval()?;

@@ -335,7 +335,7 @@ impl FromStr for ModuleName {
                 why: "it starts with a digit".into(),
             });
         }
-        if KEYWORDS.binary_search(&s).is_ok() {
+        if KEYWORDS.contains(&s) {
             return Err(NameError::Keyword(s.to_string()));
         }
         Ok(ModuleName(s.to_string()))

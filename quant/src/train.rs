@@ -421,6 +421,9 @@ impl Trainer {
             problem,
         };
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        if let Some(hint) = qornn_sim::formats::wrong_kind(&text, CHECKPOINT_FORMAT) {
+            return Err(err(hint));
+        }
         let ck: Checkpoint = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
         if ck.format != CHECKPOINT_FORMAT || ck.version != CHECKPOINT_VERSION {
             return Err(err(format!(

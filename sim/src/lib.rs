@@ -18,6 +18,7 @@
 pub mod atomic;
 pub mod batch;
 pub mod fixed;
+pub mod formats;
 pub mod golden;
 pub mod memory;
 pub mod model;

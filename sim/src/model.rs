@@ -36,7 +36,7 @@ pub const MAX_DIM: usize = 4096;
 #[derive(Debug, Error)]
 pub enum ModelError {
     /// The file could not be read or written.
-    #[error("cannot access {path}: {source}")]
+    #[error("{path}: {source}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -283,6 +283,9 @@ pub struct QuantizedModel {
 impl QuantizedModel {
     /// Parse and validate a model from JSON text.
     pub fn from_json(text: &str) -> Result<Self, ModelError> {
+        if let Some(hint) = crate::formats::wrong_kind(text, MODEL_FORMAT) {
+            return Err(ModelError::Json(hint));
+        }
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| ModelError::Json(e.to_string()))?;
         check_header(&value)?;

@@ -132,6 +132,9 @@ struct InputFile {
 
 /// Parse an input file's text into sequences checked against `model`.
 pub fn parse_inputs(text: &str, model: &QuantizedModel) -> Result<Vec<Sequence>, InputError> {
+    if let Some(hint) = crate::formats::wrong_kind(text, INPUT_FORMAT) {
+        return Err(InputError::Format(hint));
+    }
     let file: InputFile =
         serde_json::from_str(text).map_err(|e| InputError::Format(e.to_string()))?;
     if file.format != INPUT_FORMAT || file.version != INPUT_VERSION {

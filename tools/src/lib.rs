@@ -5,6 +5,7 @@
 //! yosys, nextpnr, icepack/ecppack, Verilator, Icarus Verilog — finds them on PATH, says how to
 //! install a missing one, and turns their reports into typed results.
 
+pub mod accuracy;
 pub mod board;
 pub mod cosim;
 pub mod external;

@@ -47,6 +47,9 @@ enum Command {
     Cosim(cmd::cosim::CosimArgs),
     /// The whole flow: train, export, co-simulate, Verilog, synthesise, report.
     Flow(cmd::flow::FlowArgs),
+    /// The accuracy grid (methods × weight bits × seeds) and the table made from its results.
+    #[command(subcommand)]
+    Accuracy(cmd::accuracy::AccuracyCommand),
     /// A grid of weight bits × lanes × targets, shardable over machines, merged into Pareto plots.
     Sweep(cmd::sweep::SweepArgs),
 }
@@ -68,12 +71,31 @@ fn main() -> std::process::ExitCode {
         Command::Cosim(a) => cmd::cosim::run(a),
         Command::Flow(a) => cmd::flow::run(a),
         Command::Sweep(a) => cmd::sweep::run(a),
+        Command::Accuracy(c) => cmd::accuracy::run(c),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             std::process::ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: many library errors already quote
+/// their cause in their own message (`cannot read m.json: No such file or directory`), and
+/// printing the chain as well would say it twice.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut line = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if text.contains(&line) {
+            // A bare context (`m.json`) that its cause repeats in full.
+            line = text;
+        } else if !line.contains(&text) {
+            line += ": ";
+            line += &text;
+        }
+    }
+    line
 }

@@ -45,10 +45,41 @@ impl Table {
 }
 
 /// Markdown rendered as a standalone HTML page (tables, images and code kept).
+///
+/// Reports quote error messages, tool output and user paths, so any raw HTML in the Markdown
+/// is shown as text, never passed through (an `<img onerror=…>` in a folder name stays text),
+/// and links or images to `javascript:` lose their target. Our own reports need neither.
 pub fn markdown_to_html(title: &str, markdown: &str) -> String {
-    use pulldown_cmark::{html, Options, Parser};
+    use pulldown_cmark::{html, CowStr, Event, Options, Parser, Tag};
     let mut body = String::new();
-    html::push_html(&mut body, Parser::new_ext(markdown, Options::ENABLE_TABLES));
+    let safe = Parser::new_ext(markdown, Options::ENABLE_TABLES).map(|e| match e {
+        Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) if is_script(&dest_url) => Event::Start(Tag::Link {
+            link_type,
+            dest_url: CowStr::Borrowed("#"),
+            title,
+            id,
+        }),
+        Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) if is_script(&dest_url) => Event::Start(Tag::Image {
+            link_type,
+            dest_url: CowStr::Borrowed("#"),
+            title,
+            id,
+        }),
+        other => other,
+    });
+    html::push_html(&mut body, safe);
+    let title = escape_html(title);
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>\n\
          body {{ font-family: sans-serif; max-width: 980px; margin: 2em auto; color: #222; }}\n\
@@ -57,6 +88,27 @@ pub fn markdown_to_html(title: &str, markdown: &str) -> String {
          th {{ background: #eee; }}\n img {{ max-width: 100%; }}\n\
          code {{ background: #f4f4f4; padding: 1px 4px; }}\n</style></head>\n<body>\n{body}</body></html>\n"
     )
+}
+
+fn is_script(url: &str) -> bool {
+    let u = url.trim_start().to_ascii_lowercase();
+    u.starts_with("javascript:") || u.starts_with("data:text/html") || u.starts_with("vbscript:")
+}
+
+/// `text` with `&`, `<`, `>` and quotes escaped for HTML.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Write `name.json`, `name.md` and `name.html` into `dir`, each atomically; returns the paths.
@@ -109,6 +161,26 @@ mod tests {
             html.contains("<table>")
                 && html.contains("<td>2</td>")
                 && html.contains("<h1>Title</h1>")
+        );
+    }
+
+    #[test]
+    fn html_from_messages_and_paths_is_shown_not_run() {
+        let md = "# R\n\nfailed: cannot read /tmp/<img src=x onerror=alert(1)>/m.json\n\n\
+                  <script>alert(2)</script>\n\n[x](javascript:alert(3)) ![y](JavaScript:alert(4))\n";
+        let html = markdown_to_html("<b>t</b>", md);
+        for bad in [
+            "<img src=x",
+            "<script>",
+            "javascript:",
+            "JavaScript:",
+            "<b>t",
+        ] {
+            assert!(!html.contains(bad), "{bad} passed through:\n{html}");
+        }
+        assert!(
+            html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{html}"
         );
     }
 

@@ -110,8 +110,8 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    /// This shard's points.
-    pub fn select<'a>(&self, points: &'a [Point]) -> Vec<&'a Point> {
+    /// This shard's items (points of a sweep, cells of an accuracy grid).
+    pub fn select<'a, T>(&self, points: &'a [T]) -> Vec<&'a T> {
         points
             .iter()
             .enumerate()

@@ -1,5 +1,6 @@
 //! One module per verb.
 
+pub mod accuracy;
 pub mod bench;
 pub mod cosim;
 pub mod eval;
