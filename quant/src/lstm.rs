@@ -116,7 +116,9 @@ impl<R: Real> LstmParams<R> {
     /// Whether the lengths are those of `s`.
     pub fn fits(&self, s: &LstmShape) -> bool {
         let (n, k, d) = (s.n, s.cols(), s.d);
-        self.w.len() == 4 * n * k && self.b.len() == 4 * n && self.v.len() == d * n
+        self.w.len() == 4 * n * k
+            && self.b.len() == 4 * n
+            && self.v.len() == d * n
             && self.c.len() == d
     }
 }
@@ -309,12 +311,7 @@ fn forward<R: Real>(ws: &mut LstmWorkspace<R>, model: &LstmModel<R>) {
             let cn = &mut c_next[j * n..(j + 1) * n];
             let h = &mut z_next[j * k..j * k + n];
             for u in 0..n {
-                let (i, f, g, o) = (
-                    sigmoid(ai[u]),
-                    sigmoid(af[u]),
-                    ag[u].tanh(),
-                    sigmoid(ao[u]),
-                );
+                let (i, f, g, o) = (sigmoid(ai[u]), sigmoid(af[u]), ag[u].tanh(), sigmoid(ao[u]));
                 (ai[u], af[u], ag[u], ao[u]) = (i, f, g, o);
                 let c = f * cp[u] + i * g;
                 cn[u] = c;
