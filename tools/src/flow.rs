@@ -970,6 +970,7 @@ mod tests {
         for (text, needle) in [
             ("[train]\ntask = \"sorting\"", "sorting"),
             ("[train]\nmethod = \"magic\"", "magic"),
+            ("[train]\nmethod = \"lstm\"", "float reference"),
             ("[train]\nhidden = \"big\"", "hidden"),
             ("[trian]\nhidden = 3", "trian"),
             ("[train]\ntask = \"smnist\"", "train.data"),

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use qornn_quant::bptt::Activation;
+use qornn_quant::bptt::{Activation, LossKind};
 use qornn_quant::lstm::lstm_hidden_for_params;
 use qornn_quant::model::Init;
 use qornn_quant::optim::OptimizerKind;
@@ -357,12 +357,16 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
     if !trainer.config.method.exportable() {
         // a float reference: its final evaluation is the result; nothing to quantise
         if let Some(m) = trainer.history.last() {
+            // regression (adding) scores no positions: no accuracy to show
+            let acc = match trainer.task.io().3 {
+                LossKind::CrossEntropy => format!(", accuracy {:.4}", m.test_acc),
+                LossKind::Mse => String::new(),
+            };
             println!(
-                "{} (float, {} parameters): test loss {:.5}, accuracy {:.4}{}",
+                "{} (float, {} parameters): test loss {:.5}{acc}{}",
                 trainer.config.method.name(),
                 trainer.param_count(),
                 m.test_loss,
-                m.test_acc,
                 m.baseline
                     .map(|b| format!(", memoryless baseline {b:.5}"))
                     .unwrap_or_default()
