@@ -68,6 +68,19 @@ pub struct NetShape {
     pub loss: LossKind,
 }
 
+impl NetShape {
+    /// Trainable parameters: `n² + n·m + n + d·n + d` (W, U, b, V, c), plus the n modReLU
+    /// biases β with modReLU (ReLU has none).
+    pub fn param_count(&self) -> usize {
+        let (n, m, d) = (self.n, self.m, self.d);
+        let beta = match self.activation {
+            Activation::Modrelu => n,
+            Activation::Relu => 0,
+        };
+        n * n + n * m + n + d * n + d + beta
+    }
+}
+
 /// The weights one forward pass uses (already orthogonalised and fake-quantised).
 /// Matrices are column-major: W n×n, U n×m, V d×n.
 #[derive(Debug, Clone, Copy)]
@@ -560,24 +573,50 @@ fn loss_and_dy<R: Real>(
     range: Range<usize>,
     scale: R,
 ) {
-    let d = s.d;
-    let (steps, bsz) = (ws.steps, ws.size);
-    let cols = match s.readout {
+    let max_h = ws.stats.max_abs_h;
+    ws.stats = output_loss(
+        &ws.y,
+        &mut ws.dy,
+        s.d,
+        s.readout,
+        (ws.steps, ws.size),
+        batch,
+        range,
+        scale,
+    );
+    ws.stats.max_abs_h = max_h;
+}
+
+/// The loss terms, accuracy counts and `dL/dy` (times `scale`) of the outputs `y` (d × T·B
+/// with [`Readout::Every`], d × B with [`Readout::Last`]) of the sequences `range` of `batch`.
+/// Shared by the ORNN and the LSTM, so that both report the same metrics.
+#[allow(clippy::too_many_arguments)] // the outputs, their layout, and the batch share
+pub(crate) fn output_loss<R: Real>(
+    y: &[R],
+    dy: &mut [R],
+    d: usize,
+    readout: Readout,
+    (steps, bsz): (usize, usize),
+    batch: &Batch,
+    range: Range<usize>,
+    scale: R,
+) -> Stats {
+    let cols = match readout {
         Readout::Every => steps * bsz,
         Readout::Last => bsz,
     };
     let mut st = Stats::default();
     for col in 0..cols {
-        let (t, j) = match s.readout {
+        let (t, j) = match readout {
             Readout::Every => (col / bsz, col % bsz),
             Readout::Last => (steps - 1, col),
         };
         let g = range.start + j;
-        let y = &ws.y[col * d..(col + 1) * d];
-        let dy = &mut ws.dy[col * d..(col + 1) * d];
-        match (&batch.targets, s.loss) {
-            (Targets::Classes { labels, score_from }, _) => {
-                let label = match s.readout {
+        let y = &y[col * d..(col + 1) * d];
+        let dy = &mut dy[col * d..(col + 1) * d];
+        match &batch.targets {
+            Targets::Classes { labels, score_from } => {
+                let label = match readout {
                     Readout::Every => labels[g * steps + t],
                     Readout::Last => labels[g],
                 };
@@ -607,8 +646,8 @@ fn loss_and_dy<R: Real>(
                     }
                 }
             }
-            (Targets::Values(vals), _) => {
-                let base = match s.readout {
+            Targets::Values(vals) => {
+                let base = match readout {
                     Readout::Every => (g * steps + t) * d,
                     Readout::Last => g * d,
                 };
@@ -621,9 +660,43 @@ fn loss_and_dy<R: Real>(
             }
         }
     }
-    let max_h = ws.stats.max_abs_h;
-    ws.stats = st;
-    ws.stats.max_abs_h = max_h;
+    st
+}
+
+/// Split `size` sequences into contiguous shares, one per worker (at most `workers.len()`),
+/// and run `f` on each share with its own worker: the first share on the calling thread, the
+/// others on scoped threads. Returns how many workers ran (0 for an empty batch, when the
+/// first worker still ran on the empty range). Shared by the ORNN's and the LSTM's engines.
+pub(crate) fn run_shares<W: Send>(
+    workers: &mut [W],
+    size: usize,
+    f: impl Fn(&mut W, Range<usize>) + Sync,
+) -> usize {
+    let threads = workers.len().max(1);
+    let chunk = size.div_ceil(threads).max(1);
+    let ranges: Vec<Range<usize>> = (0..threads)
+        .map(|i| (i * chunk).min(size)..((i + 1) * chunk).min(size))
+        .filter(|r| !r.is_empty())
+        .collect();
+    let used = ranges.len();
+    flush_denormals();
+    if used <= 1 {
+        f(&mut workers[0], 0..size);
+    } else {
+        let (first, rest) = workers.split_at_mut(1);
+        let f = &f;
+        std::thread::scope(|scope| {
+            for (ws, r) in rest.iter_mut().zip(ranges[1..].iter().cloned()) {
+                scope.spawn(move || {
+                    // the control register is per thread
+                    flush_denormals();
+                    f(ws, r);
+                });
+            }
+            f(&mut first[0], ranges[0].clone());
+        });
+    }
+    used
 }
 
 /// A batch runner: the batch is split over `threads` workers, each with its own workspace.
@@ -658,35 +731,9 @@ impl<R: Real> Engine<R> {
     ) -> (Stats, Option<&Grads<R>>) {
         let terms = batch.loss_terms().max(1);
         let scale = R::c(1.0 / terms as f64);
-        let chunk = batch.size.div_ceil(self.threads).max(1);
-        let ranges: Vec<Range<usize>> = (0..self.threads)
-            .map(|i| (i * chunk).min(batch.size)..((i + 1) * chunk).min(batch.size))
-            .filter(|r| !r.is_empty())
-            .collect();
-        let used = ranges.len();
-        flush_denormals();
-        if used <= 1 {
-            run_chunk(
-                &mut self.workers[0],
-                s,
-                wts,
-                batch,
-                0..batch.size,
-                scale,
-                opt,
-            );
-        } else {
-            let (first, rest) = self.workers.split_at_mut(1);
-            std::thread::scope(|scope| {
-                for (ws, r) in rest.iter_mut().zip(ranges[1..].iter().cloned()) {
-                    scope.spawn(move || {
-                        flush_denormals();
-                        run_chunk(ws, s, wts, batch, r, scale, opt);
-                    });
-                }
-                run_chunk(&mut first[0], s, wts, batch, ranges[0].clone(), scale, opt);
-            });
-        }
+        let used = run_shares(&mut self.workers, batch.size, |ws, r| {
+            run_chunk(ws, s, wts, batch, r, scale, opt)
+        });
         let (first, rest) = self.workers.split_at_mut(1);
         let mut stats = first[0].stats;
         for ws in rest.iter().take(used.saturating_sub(1)) {

@@ -29,6 +29,9 @@ pub enum ExportError {
     /// A width outside what the contract supports.
     #[error("cannot export: {0}")]
     Unsupported(String),
+    /// The network is not an ORNN: the LSTM (the method named) is only a float reference.
+    #[error("{0} is a float reference; it has no integer export")]
+    FloatReference(&'static str),
     /// The built model failed validation (a bug if it happens).
     #[error("the exported model is invalid: {0}")]
     Invalid(#[from] ModelError),

@@ -160,9 +160,14 @@ impl<R: Real> Model<R> {
         }
     }
 
-    /// Replace the latent parameters (checked for shape by the caller).
+    /// The network's sizes and structure.
     pub fn shape(&self) -> NetShape {
         self.config.shape
+    }
+
+    /// Trainable parameters (see [`NetShape::param_count`]).
+    pub fn param_count(&self) -> usize {
+        self.config.shape.param_count()
     }
 
     /// Compute the effective weights from the latent ones: orthogonalise W (Björck), then

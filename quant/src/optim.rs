@@ -66,6 +66,11 @@ impl Optimizer {
         }
     }
 
+    /// Lengths of the tensors this state is for (to check a resumed run's state).
+    pub fn sizes(&self) -> Vec<usize> {
+        self.first.iter().map(|v| v.len()).collect()
+    }
+
     /// Start a new step (call once before the [`Optimizer::update`]s of a step).
     pub fn begin_step(&mut self) {
         self.step += 1;

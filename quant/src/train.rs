@@ -1,7 +1,17 @@
 //! The training loop: methods (STE-Björck, STE-projUNN-D/T, their full-precision baselines,
-//! PTQ), optimiser steps, evaluation, checkpoints and resume.
+//! PTQ, the float LSTM reference), optimiser steps, evaluation, checkpoints and resume.
+//!
+//! The [`Trainer`] holds a [`Network`], an enum of the two kinds of network it trains (the
+//! ORNN of every method but `lstm`, and the LSTM), each with its own engine and gradient
+//! buffers. Everything network-specific (a training step's forward/backward pass and update,
+//! evaluation, checkpoint contents) is one `match` on it; the data pipeline, the optimiser,
+//! the schedule, the log and the metrics are shared.
 
-use crate::bptt::{pass_bytes, ActQuant, Activation, Engine, Grads, NetShape, PassOptions, Stats};
+use crate::bptt::{
+    pass_bytes, ActQuant, Activation, Batch, Engine, Grads, NetShape, PassOptions, Stats,
+};
+use crate::export::ExportError;
+use crate::lstm::{self, LstmEngine, LstmModel, LstmParams, LstmShape};
 use crate::model::{Init, Model, ModelConfig, Ortho};
 use crate::optim::{clip_norm, Optimizer, OptimizerKind, Schedule};
 use crate::ortho::{self, BjorckConfig, PowerIteration, Projunn};
@@ -35,11 +45,13 @@ pub enum Method {
     FpProjunnT,
     /// Post-training quantisation: trained as `fp-bjorck`, weights quantised at export.
     Ptq,
+    /// A full-precision LSTM: the float reference of the comparison tables (not exported).
+    Lstm,
 }
 
 impl Method {
     /// All methods with their command-line names.
-    pub const ALL: [(Method, &'static str); 7] = [
+    pub const ALL: [(Method, &'static str); 8] = [
         (Method::SteBjorck, "ste-bjorck"),
         (Method::SteProjunnD, "ste-projunn-d"),
         (Method::SteProjunnT, "ste-projunn-t"),
@@ -47,6 +59,7 @@ impl Method {
         (Method::FpProjunnD, "fp-projunn-d"),
         (Method::FpProjunnT, "fp-projunn-t"),
         (Method::Ptq, "ptq"),
+        (Method::Lstm, "lstm"),
     ];
 
     /// The command-line name.
@@ -70,9 +83,17 @@ impl Method {
         )
     }
 
-    /// The orthogonality mechanism.
+    /// Whether the trained network can be exported to the integer model (every ORNN method;
+    /// not the LSTM, which is only a float reference).
+    pub fn exportable(self) -> bool {
+        self != Method::Lstm
+    }
+
+    /// The orthogonality mechanism of the ORNN methods (`Free` for the LSTM, which has no
+    /// orthogonal matrix and never builds an ORNN).
     pub fn ortho(self, bjorck: BjorckConfig) -> Ortho {
         match self {
+            Method::Lstm => Ortho::Free,
             Method::SteBjorck | Method::FpBjorck | Method::Ptq => Ortho::Bjorck(bjorck),
             Method::SteProjunnD | Method::FpProjunnD => Ortho::Projunn {
                 kind: Projunn::Direct,
@@ -161,7 +182,20 @@ impl TrainConfig {
         }
     }
 
-    /// The model structure this run trains.
+    /// The LSTM this run trains (with [`Method::Lstm`]): `hidden` units, the task's sizes,
+    /// readout and loss.
+    pub fn lstm_shape(&self, task: &Task) -> LstmShape {
+        let (m, d, readout, loss) = task.io();
+        LstmShape {
+            n: self.hidden,
+            m,
+            d,
+            readout,
+            loss,
+        }
+    }
+
+    /// The ORNN structure this run trains (every method but [`Method::Lstm`]).
     pub fn model_config(&self, task: &Task) -> ModelConfig {
         let (m, d, readout, loss) = task.io();
         let qat = self.method.qat();
@@ -219,7 +253,11 @@ impl TrainConfig {
                 self.ortho_lr_factor
             ));
         }
-        if self.init == Init::Shift && self.activation == Activation::Relu {
+        // σ and W's initialisation are the ORNN's; the LSTM ignores them
+        if self.method != Method::Lstm
+            && self.init == Init::Shift
+            && self.activation == Activation::Relu
+        {
             return bad(
                 "the shift initialisation alternates signs, which ReLU would zero: use modrelu"
                     .into(),
@@ -304,7 +342,8 @@ pub struct EpochMetrics {
     pub baseline: Option<f64>,
     /// Learning rate in force.
     pub lr: f64,
-    /// ‖WᵀW − I‖_F of the orthogonalised (unquantised) W.
+    /// ‖WᵀW − I‖_F of the orthogonalised (unquantised) W (0 for the LSTM, which has no
+    /// orthogonal matrix).
     pub ortho_error: f64,
     /// Wall-clock seconds of training so far.
     pub seconds: f64,
@@ -316,9 +355,9 @@ pub struct Trainer {
     pub config: TrainConfig,
     /// The task with its data.
     pub task: Task,
-    /// The model.
-    pub model: Model<f32>,
-    /// The optimiser.
+    /// The network with its training state.
+    pub network: Network,
+    /// The optimiser (one tensor per parameter part of the network).
     pub optimizer: Optimizer,
     /// Optimiser steps done.
     pub step: u64,
@@ -326,14 +365,39 @@ pub struct Trainer {
     pub history: Vec<EpochMetrics>,
     /// Seconds of training so far (over resumes).
     pub seconds: f64,
-    rank1: PowerIteration<f32>,
-    engine: Engine<f32>,
-    grads: Grads<f32>,
     update: Vec<f32>,
     running: Stats,
 }
 
-/// The serialised state of a [`Trainer`].
+/// The network a [`Trainer`] trains. An enum rather than a trait object: the two kinds differ
+/// in what they persist and in what may be exported, and every place that cares is one
+/// visible `match`.
+pub enum Network {
+    /// An orthogonal RNN (every method but `lstm`).
+    Ornn(Box<Ornn>),
+    /// The float LSTM reference (`lstm`).
+    Lstm(Box<Lstm>),
+}
+
+/// An ORNN with the state its training keeps besides the optimiser.
+pub struct Ornn {
+    /// The model.
+    pub model: Model<f32>,
+    rank1: PowerIteration<f32>,
+    engine: Engine<f32>,
+    grads: Grads<f32>,
+}
+
+/// An LSTM with the state its training keeps besides the optimiser.
+pub struct Lstm {
+    /// The model.
+    pub model: LstmModel<f32>,
+    engine: LstmEngine<f32>,
+    grads: LstmParams<f32>,
+}
+
+/// The serialised state of a [`Trainer`]. Exactly one of `model` (an ORNN) and `lstm` is
+/// present, as the method says.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// Always [`CHECKPOINT_FORMAT`].
@@ -342,8 +406,12 @@ pub struct Checkpoint {
     pub version: u32,
     /// The settings.
     pub config: TrainConfig,
-    /// The model.
-    pub model: Model<f32>,
+    /// The ORNN (absent for an LSTM run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<Model<f32>>,
+    /// The LSTM (only for an LSTM run; older checkpoints have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lstm: Option<LstmModel<f32>>,
     /// The optimiser.
     pub optimizer: Optimizer,
     /// Steps done.
@@ -352,10 +420,170 @@ pub struct Checkpoint {
     pub history: Vec<EpochMetrics>,
     /// Seconds of training so far.
     pub seconds: f64,
-    /// The projUNN rank-one power-iteration state.
+    /// The projUNN rank-one power-iteration state (empty for an LSTM).
     pub rank1: PowerIteration<f32>,
     /// Training stats accumulated since the last evaluation.
     pub running: Stats,
+}
+
+impl Network {
+    fn fresh(config: &TrainConfig, task: &Task) -> Network {
+        match config.method {
+            Method::Lstm => {
+                let shape = config.lstm_shape(task);
+                Network::Lstm(Box::new(Lstm {
+                    model: LstmModel::new(shape, config.seed),
+                    engine: LstmEngine::new(config.threads),
+                    grads: LstmParams::zeros(&shape),
+                }))
+            }
+            _ => {
+                let mc = config.model_config(task);
+                Network::Ornn(Box::new(Ornn {
+                    model: Model::new(mc, config.seed),
+                    rank1: PowerIteration::new(config.hidden),
+                    engine: Engine::new(config.threads),
+                    grads: Grads::zeros(&mc.shape),
+                }))
+            }
+        }
+    }
+
+    /// Lengths of the parameter tensors, in the optimiser's order.
+    fn sizes(&self) -> Vec<usize> {
+        match self {
+            Network::Ornn(o) => o.model.params.parts().iter().map(|p| p.len()).collect(),
+            Network::Lstm(l) => l.model.params.parts().iter().map(|p| p.len()).collect(),
+        }
+    }
+
+    /// Trainable parameters (the ORNN's or the LSTM's `param_count`).
+    pub fn param_count(&self) -> usize {
+        match self {
+            Network::Ornn(o) => o.model.param_count(),
+            Network::Lstm(l) => l.model.param_count(),
+        }
+    }
+
+    /// Bring derived weights up to date (the ORNN's orthogonalised, quantised W; nothing to do
+    /// for the LSTM).
+    fn prepare(&mut self, power_iters: usize) {
+        if let Network::Ornn(o) = self {
+            o.model.prepare(power_iters);
+        }
+    }
+}
+
+impl Ornn {
+    fn train_step(
+        &mut self,
+        cfg: &TrainConfig,
+        batch: &Batch,
+        optimizer: &mut Optimizer,
+        update: &mut Vec<f32>,
+        step: u64,
+    ) -> Result<Stats, TrainError> {
+        self.model.prepare(cfg.bjorck.power_iters);
+        let shape = self.model.shape();
+        let opt = PassOptions {
+            backward: true,
+            ..Default::default()
+        };
+        let (stats, g) = self.engine.run(&shape, &self.model.weights(), batch, opt);
+        if !stats.loss_sum.is_finite() {
+            return Err(TrainError::Diverged(step));
+        }
+        if let Some(g) = g {
+            self.grads.clone_from(g);
+        }
+        self.model.chain_to_latent(&mut self.grads);
+        if cfg.clip > 0.0 {
+            let mut parts = self.grads.parts_mut();
+            clip_norm(&mut parts, cfg.clip);
+        }
+        let lr = cfg.schedule.at(step);
+        optimizer.begin_step();
+        let n = shape.n;
+        let projunn = match self.model.config.ortho {
+            Ortho::Projunn { kind } => Some(kind),
+            _ => None,
+        };
+        let relu = shape.activation == Activation::Relu;
+        let grads = self.grads.parts();
+        for (i, (p, g)) in self
+            .model
+            .params
+            .parts_mut()
+            .into_iter()
+            .zip(grads)
+            .enumerate()
+        {
+            if i == 3 && relu {
+                continue;
+            }
+            update.resize(g.len(), 0.0);
+            match (i, projunn) {
+                (0, Some(kind)) => {
+                    optimizer.update(i, g, lr * cfg.ortho_lr_factor, update);
+                    let (a, b) = ortho::rank_one(update, n, n, &mut self.rank1, cfg.rank_one_iters);
+                    match kind {
+                        Projunn::Direct => {
+                            ortho::projunn_d(p, n, &a, &b);
+                        }
+                        Projunn::Tangent => ortho::projunn_t(p, n, &a, &b),
+                    }
+                    if (step + 1).is_multiple_of(64) && orthogonality_error(p, n) > 1e-4 {
+                        ortho::bjorck_polish(p, n, 2);
+                    }
+                }
+                _ => {
+                    let lr = if i == 0 { lr * cfg.ortho_lr_factor } else { lr };
+                    optimizer.update(i, g, lr, update);
+                    p.iter_mut().zip(update.iter()).for_each(|(x, &u)| *x += u);
+                }
+            }
+        }
+        Ok(stats)
+    }
+}
+
+impl Lstm {
+    fn train_step(
+        &mut self,
+        cfg: &TrainConfig,
+        batch: &Batch,
+        optimizer: &mut Optimizer,
+        update: &mut Vec<f32>,
+        step: u64,
+    ) -> Result<Stats, TrainError> {
+        let (stats, g) = self.engine.run(&self.model, batch, true);
+        if !stats.loss_sum.is_finite() {
+            return Err(TrainError::Diverged(step));
+        }
+        if let Some(g) = g {
+            self.grads.clone_from(g);
+        }
+        if cfg.clip > 0.0 {
+            let mut parts = self.grads.parts_mut();
+            clip_norm(&mut parts, cfg.clip);
+        }
+        let lr = cfg.schedule.at(step);
+        optimizer.begin_step();
+        let grads = self.grads.parts();
+        for (i, (p, g)) in self
+            .model
+            .params
+            .parts_mut()
+            .into_iter()
+            .zip(grads)
+            .enumerate()
+        {
+            update.resize(g.len(), 0.0);
+            optimizer.update(i, g, lr, update);
+            p.iter_mut().zip(update.iter()).for_each(|(x, &u)| *x += u);
+        }
+        Ok(stats)
+    }
 }
 
 impl Trainer {
@@ -363,20 +591,14 @@ impl Trainer {
     pub fn new(config: TrainConfig) -> Result<Trainer, TrainError> {
         config.check()?;
         let task = Task::load(&config.task)?;
-        let mc = config.model_config(&task);
-        check_memory(&config, &task, &mc.shape)?;
-        let model = Model::new(mc, config.seed);
-        let sizes: Vec<usize> = model.params.parts().iter().map(|p| p.len()).collect();
-        let optimizer = Optimizer::new(config.optimizer, &sizes);
-        let n = config.hidden;
+        check_memory(&config, &task)?;
+        let network = Network::fresh(&config, &task);
+        let optimizer = Optimizer::new(config.optimizer, &network.sizes());
         Ok(Trainer {
-            engine: Engine::new(config.threads),
-            grads: Grads::zeros(&mc.shape),
             update: Vec::new(),
-            rank1: PowerIteration::new(n),
             config,
             task,
-            model,
+            network,
             optimizer,
             step: 0,
             history: Vec::new(),
@@ -385,18 +607,45 @@ impl Trainer {
         })
     }
 
+    /// The ORNN being trained (`None` for an LSTM run).
+    pub fn ornn(&self) -> Option<&Model<f32>> {
+        match &self.network {
+            Network::Ornn(o) => Some(&o.model),
+            Network::Lstm(_) => None,
+        }
+    }
+
+    /// The LSTM being trained (`None` for an ORNN run).
+    pub fn lstm(&self) -> Option<&LstmModel<f32>> {
+        match &self.network {
+            Network::Lstm(l) => Some(&l.model),
+            Network::Ornn(_) => None,
+        }
+    }
+
+    /// Trainable parameters of the network (for results tables: equal-n and equal-parameter
+    /// rows).
+    pub fn param_count(&self) -> usize {
+        self.network.param_count()
+    }
+
     /// The checkpoint of the current state.
     pub fn checkpoint(&self) -> Checkpoint {
+        let (model, lstm, rank1) = match &self.network {
+            Network::Ornn(o) => (Some(o.model.clone()), None, o.rank1.clone()),
+            Network::Lstm(l) => (None, Some(l.model.clone()), PowerIteration::new(0)),
+        };
         Checkpoint {
             format: CHECKPOINT_FORMAT.into(),
             version: CHECKPOINT_VERSION,
             config: self.config.clone(),
-            model: self.model.clone(),
+            model,
+            lstm,
             optimizer: self.optimizer.clone(),
             step: self.step,
             history: self.history.clone(),
             seconds: self.seconds,
-            rank1: self.rank1.clone(),
+            rank1,
             running: self.running,
         }
     }
@@ -440,33 +689,59 @@ impl Trainer {
         config.threads = threads.max(1);
         config.check()?;
         let task = Task::load(&config.task)?;
-        let mc = config.model_config(&task);
-        check_memory(&config, &task, &mc.shape)?;
+        check_memory(&config, &task)?;
         let bad =
             |problem: &str| TrainError::Config(format!("checkpoint does not match: {problem}"));
-        if ck.model.config != mc {
-            return Err(bad("model structure"));
-        }
-        let sizes: Vec<usize> = ck.model.params.parts().iter().map(|p| p.len()).collect();
-        let want = [
-            mc.shape.n * mc.shape.n,
-            mc.shape.n * mc.shape.m,
-            mc.shape.n,
-            mc.shape.n,
-            mc.shape.d * mc.shape.n,
-            mc.shape.d,
-        ];
-        if sizes != want {
-            return Err(bad("parameter sizes"));
+        let network = match (config.method, ck.model, ck.lstm) {
+            (Method::Lstm, None, Some(model)) => {
+                let shape = config.lstm_shape(&task);
+                if model.shape != shape {
+                    return Err(bad("model structure"));
+                }
+                if !model.params.fits(&shape) {
+                    return Err(bad("parameter sizes"));
+                }
+                Network::Lstm(Box::new(Lstm {
+                    model,
+                    engine: LstmEngine::new(config.threads),
+                    grads: LstmParams::zeros(&shape),
+                }))
+            }
+            (Method::Lstm, ..) => return Err(bad("an lstm run without exactly one lstm model")),
+            (_, Some(model), None) => {
+                let mc = config.model_config(&task);
+                if model.config != mc {
+                    return Err(bad("model structure"));
+                }
+                let sizes: Vec<usize> = model.params.parts().iter().map(|p| p.len()).collect();
+                let want = [
+                    mc.shape.n * mc.shape.n,
+                    mc.shape.n * mc.shape.m,
+                    mc.shape.n,
+                    mc.shape.n,
+                    mc.shape.d * mc.shape.n,
+                    mc.shape.d,
+                ];
+                if sizes != want {
+                    return Err(bad("parameter sizes"));
+                }
+                Network::Ornn(Box::new(Ornn {
+                    model,
+                    rank1: ck.rank1,
+                    engine: Engine::new(config.threads),
+                    grads: Grads::zeros(&mc.shape),
+                }))
+            }
+            _ => return Err(bad("an ornn run without exactly one ornn model")),
+        };
+        if ck.optimizer.sizes() != network.sizes() {
+            return Err(bad("optimiser state sizes"));
         }
         Ok(Trainer {
-            engine: Engine::new(config.threads),
-            grads: Grads::zeros(&mc.shape),
             update: Vec::new(),
-            rank1: ck.rank1,
             config,
             task,
-            model: ck.model,
+            network,
             optimizer: ck.optimizer,
             step: ck.step,
             history: ck.history,
@@ -477,20 +752,41 @@ impl Trainer {
 
     /// Start from the parameters of another run's checkpoint (curriculum over delays, or a
     /// full-precision run warm-starting quantisation-aware training). The network shape and
-    /// the kind of orthogonal parametrisation must match; the optimiser starts afresh.
+    /// the kind of orthogonal parametrisation (or both being LSTMs of one shape) must match;
+    /// the optimiser starts afresh.
     pub fn init_from(&mut self, ck: &Checkpoint) -> Result<(), TrainError> {
-        let (a, b) = (&ck.model.config, &self.model.config);
-        let same_kind = std::mem::discriminant(&a.ortho) == std::mem::discriminant(&b.ortho);
-        if a.shape != b.shape || !same_kind {
-            return Err(TrainError::Config(format!(
-                "cannot start from a model of shape {:?} with {:?} (this run: {:?} with {:?})",
-                a.shape, a.ortho, b.shape, b.ortho
-            )));
+        match (&mut self.network, &ck.model, &ck.lstm) {
+            (Network::Ornn(o), Some(from), _) => {
+                let (a, b) = (&from.config, &o.model.config);
+                let same_kind =
+                    std::mem::discriminant(&a.ortho) == std::mem::discriminant(&b.ortho);
+                if a.shape != b.shape || !same_kind {
+                    return Err(TrainError::Config(format!(
+                        "cannot start from a model of shape {:?} with {:?} (this run: {:?} with {:?})",
+                        a.shape, a.ortho, b.shape, b.ortho
+                    )));
+                }
+                o.model.params = from.params.clone();
+                o.model.power = from.power.clone();
+                o.model.warm = false;
+                Ok(())
+            }
+            (Network::Lstm(l), _, Some(from)) => {
+                if from.shape != l.model.shape {
+                    return Err(TrainError::Config(format!(
+                        "cannot start from an lstm of shape {:?} (this run: {:?})",
+                        from.shape, l.model.shape
+                    )));
+                }
+                l.model.params = from.params.clone();
+                Ok(())
+            }
+            _ => Err(TrainError::Config(format!(
+                "cannot start a {} run from a {} checkpoint (an lstm and an ornn do not share weights)",
+                self.config.method.name(),
+                ck.config.method.name()
+            ))),
         }
-        self.model.params = ck.model.params.clone();
-        self.model.power = ck.model.power.clone();
-        self.model.warm = false;
-        Ok(())
     }
 
     /// One optimiser step on a fresh training batch; returns that batch's stats.
@@ -498,75 +794,19 @@ impl Trainer {
         let cfg = &self.config;
         let ids = self.task.train_ids(cfg.seed, self.step, cfg.batch);
         let batch = self.task.batch(Split::Train, &ids);
-        self.model.prepare(cfg.bjorck.power_iters);
-        let shape = self.model.shape();
-        let opt = PassOptions {
-            backward: true,
-            ..Default::default()
+        let (opt, upd) = (&mut self.optimizer, &mut self.update);
+        let stats = match &mut self.network {
+            Network::Ornn(o) => o.train_step(cfg, &batch, opt, upd, self.step)?,
+            Network::Lstm(l) => l.train_step(cfg, &batch, opt, upd, self.step)?,
         };
-        let (stats, g) = self.engine.run(&shape, &self.model.weights(), &batch, opt);
-        if !stats.loss_sum.is_finite() {
-            return Err(TrainError::Diverged(self.step));
-        }
-        if let Some(g) = g {
-            self.grads.clone_from(g);
-        }
-        self.model.chain_to_latent(&mut self.grads);
-        if cfg.clip > 0.0 {
-            let mut parts = self.grads.parts_mut();
-            clip_norm(&mut parts, cfg.clip);
-        }
-        let lr = cfg.schedule.at(self.step);
-        self.optimizer.begin_step();
-        let n = shape.n;
-        let projunn = match self.model.config.ortho {
-            Ortho::Projunn { kind } => Some(kind),
-            _ => None,
-        };
-        let relu = shape.activation == Activation::Relu;
-        let grads = self.grads.parts();
-        for (i, (p, g)) in self
-            .model
-            .params
-            .parts_mut()
-            .into_iter()
-            .zip(grads)
-            .enumerate()
-        {
-            if i == 3 && relu {
-                continue;
-            }
-            self.update.resize(g.len(), 0.0);
-            match (i, projunn) {
-                (0, Some(kind)) => {
-                    self.optimizer
-                        .update(i, g, lr * cfg.ortho_lr_factor, &mut self.update);
-                    let (a, b) =
-                        ortho::rank_one(&self.update, n, n, &mut self.rank1, cfg.rank_one_iters);
-                    match kind {
-                        Projunn::Direct => {
-                            ortho::projunn_d(p, n, &a, &b);
-                        }
-                        Projunn::Tangent => ortho::projunn_t(p, n, &a, &b),
-                    }
-                    if (self.step + 1).is_multiple_of(64) && orthogonality_error(p, n) > 1e-4 {
-                        ortho::bjorck_polish(p, n, 2);
-                    }
-                }
-                _ => {
-                    let lr = if i == 0 { lr * cfg.ortho_lr_factor } else { lr };
-                    self.optimizer.update(i, g, lr, &mut self.update);
-                    p.iter_mut().zip(&self.update).for_each(|(x, &u)| *x += u);
-                }
-            }
-        }
         self.step += 1;
         self.running.merge(&stats);
         Ok(stats)
     }
 
     /// Evaluate on the test split (or `Split::Train` ids for calibration) with the weights of
-    /// the last [`Model::prepare`]; `act_quant` fake-quantises the hidden state.
+    /// the last [`Model::prepare`]; `act_quant` fake-quantises the hidden state. An LSTM is
+    /// evaluated in float: `act_quant` and `calibrate` apply to the ORNN only.
     pub fn evaluate(
         &mut self,
         split: Split,
@@ -579,15 +819,20 @@ impl Trainer {
                 .task
                 .train_ids(self.config.seed ^ 0xca11b, 0, self.calib_size()),
         };
-        evaluate_ids(
-            &mut self.engine,
-            &self.task,
-            &self.model,
-            split,
-            &ids,
-            act_quant,
-            calibrate,
-        )
+        match &mut self.network {
+            Network::Ornn(o) => evaluate_ids(
+                &mut o.engine,
+                &self.task,
+                &o.model,
+                split,
+                &ids,
+                act_quant,
+                calibrate,
+            ),
+            Network::Lstm(l) => {
+                lstm::evaluate_ids(&mut l.engine, &self.task, &l.model, split, &ids)
+            }
+        }
     }
 
     fn calib_size(&self) -> usize {
@@ -597,9 +842,13 @@ impl Trainer {
 
     /// Evaluate, append to the history and reset the running training stats.
     pub fn log_epoch(&mut self) -> EpochMetrics {
-        self.model.prepare(self.config.bjorck.power_iters);
+        self.network.prepare(self.config.bjorck.power_iters);
         let test = self.evaluate(Split::Test, None, false);
         let n = self.config.hidden;
+        let ortho_error = match &self.network {
+            Network::Ornn(o) => orthogonality_error(o.model.w_orthogonal(), n),
+            Network::Lstm(_) => 0.0,
+        };
         let m = EpochMetrics {
             epoch: self.history.len() as u64 + 1,
             step: self.step,
@@ -609,7 +858,7 @@ impl Trainer {
             test_acc: test.accuracy(),
             baseline: self.task.baseline(),
             lr: self.config.schedule.at(self.step),
-            ortho_error: orthogonality_error(self.model.w_orthogonal(), n),
+            ortho_error,
             seconds: self.seconds,
         };
         self.running = Stats::default();
@@ -650,7 +899,13 @@ fn eval_chunk(steps: usize, n: usize) -> usize {
 
 /// Refuse a run whose training batch or evaluation chunk would not fit in memory, before any
 /// of it is allocated; the message names the options that set the size.
-fn check_memory(config: &TrainConfig, task: &Task, shape: &NetShape) -> Result<(), TrainError> {
+fn check_memory(config: &TrainConfig, task: &Task) -> Result<(), TrainError> {
+    let mut shape = config.model_config(task).shape;
+    if config.method == Method::Lstm {
+        // An LSTM keeps its gates too: about (6n + m)·T·B values against the ORNN's (2n + m).
+        shape.n *= 3;
+    }
+    let shape = &shape;
     let steps = task.steps();
     let threads = config.threads.max(1) as u64;
     let train = pass_bytes(shape, steps, config.batch, 4);
@@ -728,35 +983,48 @@ impl From<Stats> for Summary {
 }
 
 impl Trainer {
-    /// Fix the weights for export and evaluation (one final spectral-norm refinement).
-    pub fn prepare_for_export(&mut self) {
-        self.model.prepare(self.config.bjorck.power_iters.max(20));
+    /// The ORNN, or the refusal to export anything else (the LSTM is a float reference).
+    fn exportable(&self) -> Result<&Ornn, ExportError> {
+        match &self.network {
+            Network::Ornn(o) => Ok(o),
+            Network::Lstm(_) => Err(ExportError::FloatReference(self.config.method.name())),
+        }
     }
 
-    /// max|h| of the float model over (up to 1024) training sequences.
-    pub fn calibrate(&mut self) -> f64 {
-        self.evaluate(Split::Train, None, true).max_abs_h
+    /// Fix the weights for export and evaluation (one final spectral-norm refinement; nothing
+    /// to do for an LSTM).
+    pub fn prepare_for_export(&mut self) {
+        self.network.prepare(self.config.bjorck.power_iters.max(20));
+    }
+
+    /// max|h| of the float model over (up to 1024) training sequences, for the activation
+    /// quantiser of the export (refused for an LSTM: it has no integer export).
+    pub fn calibrate(&mut self) -> Result<f64, ExportError> {
+        self.exportable()?;
+        Ok(self.evaluate(Split::Train, None, true).max_abs_h)
     }
 
     /// A model whose W, U, V are exactly the exported codes times their scales (the PTQ
-    /// weights of a full-precision run; the same weights for a QAT run).
-    pub fn weight_quantised_model(&self) -> Model<f32> {
-        let mut m = self.model.clone();
+    /// weights of a full-precision run; the same weights for a QAT run). Refused for an LSTM.
+    pub fn weight_quantised_model(&self) -> Result<Model<f32>, ExportError> {
+        let model = &self.exportable()?.model;
+        let mut m = model.clone();
         m.config.weight_bits = WeightBits::Bits(self.config.bits);
         m.config.output_bits = WeightBits::Bits(self.config.output_bits);
         m.config.ortho = Ortho::Free;
-        m.params.w = self.model.w_orthogonal().to_vec();
+        m.params.w = model.w_orthogonal().to_vec();
         m.prepare(1);
-        m
+        Ok(m)
     }
 
     /// Export at `activation_bits` after calibration (`max_abs_h` from [`Trainer::calibrate`]).
+    /// Refused for an LSTM.
     pub fn export(
         &self,
         activation_bits: u32,
         max_abs_h: f64,
-    ) -> Result<crate::export::Exported, crate::export::ExportError> {
-        let wq = self.weight_quantised_model();
+    ) -> Result<crate::export::Exported, ExportError> {
+        let wq = self.weight_quantised_model()?;
         let notes = format!(
             "seed {}, {} steps, hidden {}, {} weight bits, calibrated max|h| {:.6}",
             self.config.seed, self.step, self.config.hidden, self.config.bits, max_abs_h
@@ -776,17 +1044,22 @@ impl Trainer {
     }
 
     /// Float / fake-quant / integer metrics on the test split for each activation width.
-    pub fn ptq_table(&mut self, widths: &[u32]) -> Result<Vec<PtqRow>, crate::export::ExportError> {
+    /// Refused for an LSTM (its float metrics are those of [`Trainer::evaluate`]).
+    pub fn ptq_table(&mut self, widths: &[u32]) -> Result<Vec<PtqRow>, ExportError> {
+        self.exportable()?;
         self.prepare_for_export();
-        let max_h = self.calibrate();
+        let max_h = self.calibrate()?;
         let float: Summary = self.evaluate(Split::Test, None, false).into();
-        let wq = self.weight_quantised_model();
+        let wq = self.weight_quantised_model()?;
         let ids = self.task.test_ids(self.config.test_limit);
         let mut rows = Vec::new();
         for &k in widths {
             let exp = self.export(k, max_h)?;
+            let Network::Ornn(o) = &mut self.network else {
+                unreachable!("checked by exportable() above");
+            };
             let fq = evaluate_ids(
-                &mut self.engine,
+                &mut o.engine,
                 &self.task,
                 &wq,
                 Split::Test,

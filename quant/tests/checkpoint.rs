@@ -34,7 +34,7 @@ fn resume_is_exact() {
         resumed.run(|_, _| true, |_, _| true).unwrap();
         assert_eq!(resumed.step, full.step);
         assert!(
-            resumed.model.params == full.model.params,
+            resumed.ornn().unwrap().params == full.ornn().unwrap().params,
             "{method:?}: resumed parameters differ from the uninterrupted run"
         );
         assert_eq!(resumed.history.len(), full.history.len());

@@ -10,7 +10,7 @@ use std::io::Write;
 
 fn check_constants(t: &mut Trainer, bits: u32) -> qornn_quant::export::Exported {
     t.prepare_for_export();
-    let max_h = t.calibrate();
+    let max_h = t.calibrate().expect("calibrate");
     assert!(max_h > 0.0);
     let exp = t.export(bits, max_h).expect("export");
     let m = &exp.model;

@@ -63,7 +63,7 @@ fn copy_task_ste_bjorck_4bit_trains_and_exports() {
     // the exported file round-trips through the contract's loader
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("model.json");
-    let max_h = t.calibrate();
+    let max_h = t.calibrate().expect("calibrate");
     let exp = t.export(12, max_h).expect("export");
     exp.model.save(&path).expect("save");
     let back = qornn_sim::QuantizedModel::load(&path).expect("load");

@@ -289,7 +289,7 @@ pub fn run_cell(
     }
     training::drive(&mut trainer, &run_dir, true).map_err(|e| e.to_string())?;
     let method = trainer.config.method;
-    let integer = if full_precision(method) && method.name() == "lstm" {
+    let integer = if !method.exportable() {
         Vec::new()
     } else {
         trainer
@@ -310,7 +310,7 @@ pub fn run_cell(
         cell: cell.clone(),
         task: trainer.task.name().to_string(),
         hidden: trainer.config.hidden,
-        params: trainer.model.params.parts().iter().map(|p| p.len()).sum(),
+        params: trainer.param_count(),
         steps: trainer.step,
         epochs: g.epochs,
         float_accuracy: last.test_acc,

@@ -260,6 +260,14 @@ impl FlowConfig {
         };
         let method = Method::parse(&t.method)
             .ok_or_else(|| bad(format!("unknown train.method `{}`", t.method)))?;
+        // the flow exports and builds hardware: refuse a float-only network before training it
+        if !method.exportable() {
+            return Err(bad(format!(
+                "train.method `{}`: {}",
+                t.method,
+                qornn_quant::export::ExportError::FloatReference(method.name())
+            )));
+        }
         let mut c = TrainConfig::new(task, method, t.hidden);
         c.activation = pick("activation", &t.activation, &Activation::ALL)?;
         c.optimizer = pick("optimizer", &t.optimizer, &OptimizerKind::ALL)?;
@@ -599,7 +607,7 @@ fn stages(config: &FlowConfig, r: &mut Runner) -> Result<(), FlowError> {
         }
         widths.sort_unstable();
         rep.ptq = trainer.ptq_table(&widths).map_err(|e| err(e.to_string()))?;
-        let max_h = trainer.calibrate();
+        let max_h = trainer.calibrate().map_err(|e| err(e.to_string()))?;
         let exp = trainer
             .export(config.export.activation_bits, max_h)
             .map_err(|e| err(e.to_string()))?;
@@ -1099,6 +1107,7 @@ mod tests {
         for (text, needle) in [
             ("[train]\ntask = \"sorting\"", "sorting"),
             ("[train]\nmethod = \"magic\"", "magic"),
+            ("[train]\nmethod = \"lstm\"", "float reference"),
             ("[train]\nhidden = \"big\"", "hidden"),
             ("[trian]\nhidden = 3", "trian"),
             ("[train]\ntask = \"smnist\"", "train.data"),

@@ -431,7 +431,7 @@ fn model_for(
     training::drive(&mut trainer, &models.join(format!("{key}-train")), true)?;
     let k = c.export.activation_bits;
     let rows = trainer.ptq_table(&[k])?;
-    let max_h = trainer.calibrate();
+    let max_h = trainer.calibrate()?;
     let exp = trainer.export(k, max_h)?;
     exp.model.save(&path)?;
     let acc = rows[0].integer.accuracy;

@@ -44,7 +44,7 @@ pub fn run(a: ExportArgs) -> Result<ExitCode> {
     }
     let rows = t.ptq_table(&[a.activation_bits])?;
     super::train::print_ptq_table(&rows);
-    let max_h = t.calibrate();
+    let max_h = t.calibrate()?;
     let exp = t.export(a.activation_bits, max_h)?;
     exp.model.save(&a.output)?;
     let m = &exp.model;

@@ -3,8 +3,9 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use qornn_quant::bptt::Activation;
+use qornn_quant::bptt::{Activation, LossKind};
 use qornn_quant::export::check_activation_bits;
+use qornn_quant::lstm::lstm_hidden_for_params;
 use qornn_quant::model::Init;
 use qornn_quant::optim::OptimizerKind;
 use qornn_quant::tasks::TaskSpec;
@@ -45,6 +46,9 @@ pub enum MethodArg {
     FpProjunnT,
     /// Train full precision (Björck), quantise weights at export.
     Ptq,
+    /// Full-precision LSTM, the float reference of the comparisons (not exported: no
+    /// model.json or ptq.json; see --equal-params).
+    Lstm,
 }
 
 impl MethodArg {
@@ -57,6 +61,7 @@ impl MethodArg {
             MethodArg::FpProjunnD => Method::FpProjunnD,
             MethodArg::FpProjunnT => Method::FpProjunnT,
             MethodArg::Ptq => Method::Ptq,
+            MethodArg::Lstm => Method::Lstm,
         }
     }
 }
@@ -99,7 +104,9 @@ pub enum InitArg {
 (straight-through estimator). Writes into --out: checkpoint.json (atomically, every \
 evaluation), metrics.jsonl (one JSON object per evaluation), loss.png and accuracy.png, \
 model.json (the exported integer QuantizedModel at --activation-bits) and ptq.json \
-(float / fake-quant / integer metrics for each of --ptq-widths).\n\n\
+(float / fake-quant / integer metrics for each of --ptq-widths). --method lstm trains the \
+float LSTM reference instead (same tasks, data and metrics; --equal-params for the \
+parameter-matched size): only the checkpoint, the log and the curves are written.\n\n\
 Examples:\n  qornn train --task copy --delay 100 --method ste-bjorck --bits 5 --hidden 128 --out runs/copy100\n  \
 qornn train --task copy --delay 100 --out runs/copy100 --resume --steps 8000\n  \
 qornn train --task copy --delay 1000 --bits 5 --init shift --ortho-lr-factor 0.01 --steps 1500 --out runs/copy1000\n  \
@@ -142,6 +149,11 @@ pub struct TrainArgs {
     /// Hidden units n.
     #[arg(long, default_value_t = 128)]
     hidden: usize,
+    /// With --method lstm: read --hidden as an ORNN size and train the LSTM whose parameter
+    /// count is closest to that ORNN's (the "equal-parameter" row; without it the LSTM has
+    /// --hidden units, the "equal-n" row, with about 4× the ORNN's weights).
+    #[arg(long)]
+    equal_params: bool,
     /// Activation.
     #[arg(long, value_enum, default_value = "modrelu")]
     activation: ActArg,
@@ -238,7 +250,22 @@ impl TrainArgs {
     }
 
     fn config(&self) -> Result<TrainConfig> {
-        let mut c = TrainConfig::new(self.task_spec()?, self.method.method(), self.hidden);
+        let spec = self.task_spec()?;
+        let hidden = if self.equal_params {
+            if self.method != MethodArg::Lstm {
+                bail!("--equal-params applies to --method lstm only");
+            }
+            let (m, d, _, _) = qornn_quant::tasks::Task::load(&spec)?.io();
+            let n = lstm_hidden_for_params(self.hidden, m, d);
+            eprintln!(
+                "--equal-params: an lstm of {n} units has the parameter count closest to an ornn of {}",
+                self.hidden
+            );
+            n
+        } else {
+            self.hidden
+        };
+        let mut c = TrainConfig::new(spec, self.method.method(), hidden);
         c.bits = self.bits;
         c.output_bits = self.output_bits;
         c.quantize_v = !self.no_quantize_v;
@@ -278,12 +305,14 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
     check_activation_bits("--activation-bits", &[a.activation_bits]).map_err(anyhow::Error::msg)?;
     check_activation_bits("--ptq-widths", &a.ptq_widths).map_err(anyhow::Error::msg)?;
     let out = a.out.clone().unwrap_or_else(|| {
-        PathBuf::from(format!(
-            "runs/{}-{}-{}b",
-            format!("{:?}", a.task).to_lowercase(),
-            a.method.method().name(),
-            a.bits
-        ))
+        let task = format!("{:?}", a.task).to_lowercase();
+        let method = a.method.method();
+        // weight bits mean nothing for a float-only network
+        PathBuf::from(if method.exportable() {
+            format!("runs/{task}-{}-{}b", method.name(), a.bits)
+        } else {
+            format!("runs/{task}-{}-n{}", method.name(), a.hidden)
+        })
     });
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let ck_path = out.join("checkpoint.json");
@@ -318,22 +347,44 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
         }
     }
     eprintln!(
-        "training {} on {} ({} steps of {} sequences of {} steps), output in {}",
+        "training {} on {} (hidden {}, {} parameters; {} steps of {} sequences of {} steps), output in {}",
         trainer.config.method.name(),
         trainer.task.name(),
+        trainer.config.hidden,
+        trainer.param_count(),
         trainer.config.steps,
         trainer.config.batch,
         trainer.task.steps(),
         out.display()
     );
     training::drive(&mut trainer, &out, a.quiet)?;
+    if !trainer.config.method.exportable() {
+        // a float reference: its final evaluation is the result; nothing to quantise
+        if let Some(m) = trainer.history.last() {
+            // regression (adding) scores no positions: no accuracy to show
+            let acc = match trainer.task.io().3 {
+                LossKind::CrossEntropy => format!(", accuracy {:.4}", m.test_acc),
+                LossKind::Mse => String::new(),
+            };
+            println!(
+                "{} (float, {} parameters): test loss {:.5}{acc}{}",
+                trainer.config.method.name(),
+                trainer.param_count(),
+                m.test_loss,
+                m.baseline
+                    .map(|b| format!(", memoryless baseline {b:.5}"))
+                    .unwrap_or_default()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let rows = trainer.ptq_table(&a.ptq_widths)?;
     print_ptq_table(&rows);
     qornn_sim::atomic::write(
         &out.join("ptq.json"),
         serde_json::to_string_pretty(&rows)?.as_bytes(),
     )?;
-    let max_h = trainer.calibrate();
+    let max_h = trainer.calibrate()?;
     let exp = trainer.export(a.activation_bits, max_h)?;
     let model_path = out.join("model.json");
     exp.model.save(&model_path)?;
