@@ -3,7 +3,6 @@
 //! exact rational comparison, no shortcuts and no shared code with the golden model.
 
 // Index loops on purpose: the reference reads like the spec's sums.
-#![allow(clippy::needless_range_loop)]
 
 use proptest::prelude::*;
 use qornn_sim::random::{random_model, random_sequences, RandomSpec, WeightStyle};

@@ -10,6 +10,7 @@ pub mod board;
 pub mod cosim;
 pub mod external;
 pub mod flow;
+pub mod lock;
 pub mod plot;
 pub mod report;
 pub mod simulator;

@@ -341,54 +341,6 @@ pub fn model_key(config: &FlowConfig, bits: u32) -> Result<String, PointError> {
     Ok(format!("b{bits}-{:016x}", stable_hash(text.as_bytes())))
 }
 
-/// Holds `path` (created exclusively, holding our pid) while one shard trains a model, so that
-/// shards sharing `--dir` do not train the same model twice. Removed on drop.
-struct TrainLock(PathBuf);
-
-impl TrainLock {
-    /// Take the lock, waiting while a live process holds it; a lock left by a dead process
-    /// (its pid gone from /proc) is taken over.
-    fn take(path: &Path) -> Result<TrainLock, PointError> {
-        loop {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-            {
-                Ok(mut f) => {
-                    use std::io::Write;
-                    writeln!(f, "{}", std::process::id())?;
-                    return Ok(TrainLock(path.to_owned()));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read_to_string(path).unwrap_or_default();
-                    let alive = holder
-                        .trim()
-                        .parse::<u32>()
-                        .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
-                    if !alive && Path::new("/proc/self").exists() {
-                        let _ = std::fs::remove_file(path);
-                        continue;
-                    }
-                    eprintln!(
-                        "      waiting: process {} is training this model ({})",
-                        holder.trim(),
-                        path.display()
-                    );
-                    std::thread::sleep(std::time::Duration::from_secs(5));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-}
-
-impl Drop for TrainLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// The trained, exported model of one weight width and its integer test accuracy, cached under
 /// [`model_key`].
 fn model_for(
@@ -420,7 +372,9 @@ fn model_for(
     if let Some(hit) = cached()? {
         return Ok(hit);
     }
-    let _lock = TrainLock::take(&models.join(format!("{key}.lock")))?;
+    // Shards sharing the folder train each model once: the others wait for it.
+    let _lock = crate::lock::FolderLock::wait_take(&models, &format!("{key}.lock"))
+        .map_err(|e| PointError(e.to_string()))?;
     // Another shard may have finished it while we waited.
     if let Some(hit) = cached()? {
         return Ok(hit);

@@ -253,3 +253,71 @@ fn every_verb_explains_itself_with_an_example() {
 // edges of an option, in `cli/edges.rs` (one test binary for the whole command).
 #[path = "cli/edges.rs"]
 mod edges;
+
+/// The accuracy machinery end to end on a grid of two tiny cells: run, skip on rerun, table.
+#[test]
+fn a_two_cell_accuracy_grid_runs_and_tabulates() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("res")).unwrap();
+    std::fs::write(
+        d.join("res/grid.toml"),
+        "[[group]]\nname = \"tiny\"\nabout = \"copy T0 = 5, n = 8, 30 steps\"\n\
+         methods = [\"fp-bjorck\", \"ste-bjorck\"]\nbits = [4]\nseeds = [1]\n\
+         [group.train]\ntask = \"copy\"\ndelay = 5\nhidden = 8\nsteps = 30\neval_every = 15\n\
+         batch = 16\ntest_limit = 64\nthreads = 1\n",
+    )
+    .unwrap();
+    let o = qornn(&["accuracy", "run", "--grid", "res/grid.toml"], d);
+    assert!(o.status.success(), "{}", text(&o));
+    for key in ["tiny--fp-bjorck-fp-s1", "tiny--ste-bjorck-b4-s1"] {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join(format!("res/{key}.json"))).unwrap())
+                .unwrap();
+        let acc = v["float_accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc), "{key}: {v}");
+        assert_eq!(v["steps"], 30, "{key}");
+        assert!(v["command"].as_str().unwrap().contains(key));
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("res/tiny--ste-bjorck-b4-s1.json")).unwrap())
+            .unwrap();
+    let widths: Vec<u64> = v["integer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["activation_bits"].as_u64().unwrap())
+        .collect();
+    assert_eq!(widths, vec![8, 12]);
+    // A rerun finds both cells done.
+    let o = qornn(&["accuracy", "run", "--grid", "res/grid.toml"], d);
+    assert!(
+        o.status.success() && text(&o).matches("done already").count() == 2,
+        "{}",
+        text(&o)
+    );
+    let o = qornn(
+        &[
+            "accuracy",
+            "table",
+            "--grid",
+            "res/grid.toml",
+            "-o",
+            "docs/accuracy.md",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let md = std::fs::read_to_string(d.join("docs/accuracy.md")).unwrap();
+    let row = |m: &str| {
+        md.lines()
+            .find(|l| l.starts_with(&format!("| `{m}`")))
+            .unwrap_or_else(|| panic!("no {m} row in\n{md}"))
+            .to_string()
+    };
+    // Each row holds a number from its result file, not a placeholder.
+    let fp = v["integer"][0]["integer_accuracy"].as_f64().unwrap() * 100.0;
+    assert!(row("ste-bjorck").contains(&format!("{fp:.2}")), "{md}");
+    assert!(!row("fp-bjorck").contains('—'), "{md}");
+    assert!(d.join("docs/accuracy-tiny.png").is_file());
+}

@@ -291,3 +291,21 @@ fn model_fields_and_files_given_in_the_wrong_place() {
         "m.json",
     );
 }
+
+#[test]
+fn a_flow_folder_in_use_by_a_live_run_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("fl")).unwrap();
+    // This test process is alive: it stands for another flow writing into `fl`.
+    std::fs::write(
+        d.join("fl/.qornn-flow.lock"),
+        format!("{}\n", std::process::id()),
+    )
+    .unwrap();
+    refuses(d, &["flow", "--out", "fl", "--steps", "1"], "in use");
+    assert!(
+        !d.join("fl/train").exists(),
+        "the second run started training"
+    );
+}

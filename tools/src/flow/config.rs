@@ -1,0 +1,333 @@
+//! The flow's settings: the TOML file, its defaults, and every check made before training.
+
+use super::FlowError;
+use crate::synth::Target;
+use qornn_hdl::{CoreOptions, Multipliers};
+use qornn_quant::bptt::Activation;
+use qornn_quant::model::Init;
+use qornn_quant::optim::OptimizerKind;
+use qornn_quant::tasks::TaskSpec;
+use qornn_quant::train::{Method, TrainConfig};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The whole flow's settings. Every field has a default: an empty file is the default flow
+/// (copy task, n = 64, 4-bit STE-Björck, 8 lanes, iCE40 UP5K).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlowConfig {
+    /// Training.
+    pub train: TrainSection,
+    /// Export of the integer model.
+    pub export: ExportSection,
+    /// The core, its simulations and synthesis.
+    pub hardware: HardwareSection,
+}
+
+/// The `[train]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainSection {
+    /// `copy`, `adding`, `smnist`, `psmnist` or `charlm`.
+    pub task: String,
+    /// Copy task delay T0.
+    pub delay: usize,
+    /// Sequence length of the adding and char-LM tasks.
+    pub length: usize,
+    /// Folder of MNIST-layout IDX files (image tasks).
+    pub data: Option<PathBuf>,
+    /// Text file (char-LM).
+    pub text: Option<PathBuf>,
+    /// `ste-bjorck`, `ste-projunn-d`, `ste-projunn-t`, `fp-bjorck`, `fp-projunn-d`,
+    /// `fp-projunn-t` or `ptq`.
+    pub method: String,
+    /// Hidden units n.
+    pub hidden: usize,
+    /// `relu` or `modrelu`.
+    pub activation: String,
+    /// Weight bits of W and U.
+    pub bits: u32,
+    /// Weight bits of V.
+    pub output_bits: u32,
+    /// W's initialisation: `henaff`, `random` or `shift` (the delay line that long copy tasks
+    /// need at 4–5 bits; see docs/training.md).
+    pub init: String,
+    /// Learning-rate factor of W's latent matrix.
+    pub ortho_lr_factor: f64,
+    /// Clip the gradient norm to this (0: off).
+    pub clip: f64,
+    /// `adam` or `rmsprop`.
+    pub optimizer: String,
+    /// Learning rate.
+    pub lr: f64,
+    /// Sequences per step.
+    pub batch: usize,
+    /// Optimiser steps.
+    pub steps: u64,
+    /// Evaluate every this many steps.
+    pub eval_every: u64,
+    /// Test sequences per evaluation (0: all).
+    pub test_limit: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Worker threads.
+    pub threads: usize,
+}
+
+impl Default for TrainSection {
+    fn default() -> Self {
+        TrainSection {
+            task: "copy".into(),
+            delay: 10,
+            length: 100,
+            data: None,
+            text: None,
+            method: "ste-bjorck".into(),
+            hidden: 64,
+            activation: "modrelu".into(),
+            bits: 4,
+            output_bits: 8,
+            init: "henaff".into(),
+            ortho_lr_factor: 1.0,
+            clip: 0.0,
+            optimizer: "adam".into(),
+            lr: 3e-3,
+            batch: 128,
+            steps: 1500,
+            eval_every: 250,
+            test_limit: 1000,
+            seed: 7,
+            threads: 2,
+        }
+    }
+}
+
+/// The `[export]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExportSection {
+    /// Hidden-state bits of the exported model.
+    pub activation_bits: u32,
+    /// Widths compared in the float / fake-quant / integer table and plot.
+    pub compare_activation_bits: Vec<u32>,
+}
+
+impl Default for ExportSection {
+    fn default() -> Self {
+        ExportSection {
+            activation_bits: 12,
+            compare_activation_bits: vec![6, 8, 10, 12, 16],
+        }
+    }
+}
+
+/// The `[hardware]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HardwareSection {
+    /// MAC lanes of the core that is simulated and emitted.
+    pub lanes: usize,
+    /// `dsp` or `lut`.
+    pub multipliers: String,
+    /// Test sequences simulated in rust-hdl.
+    pub rust_hdl_sequences: usize,
+    /// Test sequences simulated under Verilator (whole sequences).
+    pub verilator_sequences: usize,
+    /// Test sequences simulated under Icarus Verilog.
+    pub iverilog_sequences: usize,
+    /// `auto` (when the tools are installed), `on` (fail without them) or `off`.
+    pub synth: String,
+    /// Devices to synthesise for.
+    pub targets: Vec<String>,
+    /// Lane counts to synthesise (resources and speed against lanes); empty: just `lanes`.
+    pub synth_lanes: Vec<usize>,
+    /// Placer seed.
+    pub seed: u64,
+}
+
+impl Default for HardwareSection {
+    fn default() -> Self {
+        HardwareSection {
+            lanes: 8,
+            multipliers: "dsp".into(),
+            rust_hdl_sequences: 4,
+            verilator_sequences: 200,
+            iverilog_sequences: 1,
+            synth: "auto".into(),
+            targets: vec!["ice40-up5k".into()],
+            synth_lanes: vec![2, 4, 8],
+            seed: 1,
+        }
+    }
+}
+
+/// The value named `name` in a table of names, or an error naming `train.<key>` and the choices.
+fn pick<T: Copy>(key: &str, name: &str, all: &[(T, &str)]) -> Result<T, FlowError> {
+    all.iter()
+        .find(|(_, n)| *n == name)
+        .map(|(v, _)| *v)
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|(_, n)| *n).collect();
+            FlowError::Config(format!(
+                "unknown train.{key} `{name}` ({})",
+                names.join(", ")
+            ))
+        })
+}
+
+impl FlowConfig {
+    /// Parse a TOML configuration (unknown keys are errors).
+    pub fn from_toml(text: &str) -> Result<FlowConfig, FlowError> {
+        toml::from_str(text).map_err(|e| FlowError::Config(e.to_string()))
+    }
+
+    /// The configuration as TOML (the resolved one, with every default written out).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a flow configuration serialises")
+    }
+
+    /// The training configuration it describes.
+    pub fn train_config(&self) -> Result<TrainConfig, FlowError> {
+        let t = &self.train;
+        let bad = |m: String| FlowError::Config(m);
+        let need = |p: &Option<PathBuf>, what: &str| {
+            p.clone()
+                .ok_or_else(|| bad(format!("train.task = \"{}\" needs train.{what}", t.task)))
+        };
+        let task = match t.task.as_str() {
+            "copy" => TaskSpec::Copy { delay: t.delay },
+            "adding" => TaskSpec::Adding { steps: t.length },
+            "smnist" | "psmnist" => TaskSpec::Image {
+                dir: need(&t.data, "data")?,
+                permuted: t.task == "psmnist",
+                train_limit: 0,
+                test_limit: 0,
+            },
+            "charlm" => TaskSpec::CharLm {
+                path: need(&t.text, "text")?,
+                steps: t.length,
+            },
+            other => {
+                return Err(bad(format!(
+                    "unknown train.task `{other}` (copy, adding, smnist, psmnist, charlm)"
+                )))
+            }
+        };
+        let method = Method::parse(&t.method)
+            .ok_or_else(|| bad(format!("unknown train.method `{}`", t.method)))?;
+        // the flow exports and builds hardware: refuse a float-only network before training it
+        if !method.exportable() {
+            return Err(bad(format!(
+                "train.method `{}`: {}",
+                t.method,
+                qornn_quant::export::ExportError::FloatReference(method.name())
+            )));
+        }
+        let mut c = TrainConfig::new(task, method, t.hidden);
+        c.activation = pick("activation", &t.activation, &Activation::ALL)?;
+        c.optimizer = pick("optimizer", &t.optimizer, &OptimizerKind::ALL)?;
+        c.init = pick("init", &t.init, &Init::ALL)?;
+        c.ortho_lr_factor = t.ortho_lr_factor;
+        c.clip = t.clip;
+        c.bits = t.bits;
+        c.output_bits = t.output_bits;
+        c.schedule.lr = t.lr;
+        c.batch = t.batch;
+        c.steps = t.steps;
+        c.eval_every = t.eval_every.max(1);
+        c.test_limit = t.test_limit;
+        c.seed = t.seed;
+        c.threads = t.threads.max(1);
+        c.check().map_err(|e| bad(e.to_string()))?;
+        Ok(c)
+    }
+
+    /// Check every setting that can be checked before training, naming the TOML key: the
+    /// training settings, the export widths, lanes against n, the synthesis mode, targets and
+    /// lane counts, the co-simulation sizes.
+    pub fn check(&self) -> Result<(), FlowError> {
+        let bad = |m: String| Err(FlowError::Config(m));
+        self.train_config()?;
+        let e = &self.export;
+        qornn_quant::export::check_activation_bits("export.activation_bits", &[e.activation_bits])
+            .map_err(FlowError::Config)?;
+        qornn_quant::export::check_activation_bits(
+            "export.compare_activation_bits",
+            &e.compare_activation_bits,
+        )
+        .map_err(FlowError::Config)?;
+        let hw = &self.hardware;
+        let n = self.train.hidden;
+        self.core_options(hw.lanes)?;
+        if hw.lanes == 0 || hw.lanes > n {
+            return bad(format!(
+                "hardware.lanes = {}: a core of n = {n} rows takes 1 to {n} lanes",
+                hw.lanes
+            ));
+        }
+        if let Some(p) = hw.synth_lanes.iter().find(|&&p| p == 0 || p > n) {
+            return bad(format!(
+                "hardware.synth_lanes holds {p}: a core of n = {n} rows takes 1 to {n} lanes"
+            ));
+        }
+        if let Some((i, p)) = hw
+            .synth_lanes
+            .iter()
+            .enumerate()
+            .find(|(i, p)| hw.synth_lanes[..*i].contains(p))
+        {
+            return bad(format!(
+                "hardware.synth_lanes names {p} twice (entry {})",
+                i + 1
+            ));
+        }
+        if !["auto", "on", "off"].contains(&hw.synth.as_str()) {
+            return bad(format!(
+                "hardware.synth = \"{}\" (auto, on or off)",
+                hw.synth
+            ));
+        }
+        let targets = self.targets()?;
+        if targets.is_empty() && hw.synth != "off" {
+            return bad(
+                "hardware.targets is empty: name a device, or set hardware.synth = \"off\"".into(),
+            );
+        }
+        if let Some((i, t)) = targets
+            .iter()
+            .enumerate()
+            .find(|(i, t)| targets[..*i].contains(t))
+        {
+            return bad(format!(
+                "hardware.targets names {t} twice (entry {})",
+                i + 1
+            ));
+        }
+        if hw.rust_hdl_sequences == 0 {
+            return bad(
+                "hardware.rust_hdl_sequences = 0: the co-simulation would compare nothing".into(),
+            );
+        }
+        Ok(())
+    }
+
+    pub(super) fn core_options(&self, lanes: usize) -> Result<CoreOptions, FlowError> {
+        let multipliers = self
+            .hardware
+            .multipliers
+            .parse::<Multipliers>()
+            .map_err(|e| FlowError::Config(format!("hardware.multipliers: {e}")))?;
+        Ok(CoreOptions { lanes, multipliers })
+    }
+
+    pub(super) fn targets(&self) -> Result<Vec<Target>, FlowError> {
+        self.hardware
+            .targets
+            .iter()
+            .map(|t| {
+                Target::parse(t)
+                    .ok_or_else(|| FlowError::Config(format!("unknown hardware target `{t}`")))
+            })
+            .collect()
+    }
+}
