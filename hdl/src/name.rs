@@ -372,14 +372,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keywords_are_sorted_for_binary_search() {
-        assert!(
-            KEYWORDS.windows(2).all(|w| w[0] < w[1]),
-            "KEYWORDS must stay sorted"
-        );
-    }
-
-    #[test]
     fn script_syntax_and_keywords_are_refused() {
         for bad in [
             "",

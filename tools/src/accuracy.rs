@@ -581,8 +581,13 @@ pub fn table(grid: &Grid, results: &[CellResult], out: &Path) -> Result<String, 
                 series,
             );
             chart.style = Style::LinesAndPoints;
-            let png = out.parent().unwrap_or(Path::new(".")).join(&file);
-            match chart.save(&png) {
+            let folder = out.parent().filter(|p| !p.as_os_str().is_empty());
+            let folder = folder.unwrap_or(Path::new("."));
+            let png = folder.join(&file);
+            let saved = std::fs::create_dir_all(folder)
+                .map_err(|e| e.to_string())
+                .and_then(|()| chart.save(&png).map_err(|e| e.to_string()));
+            match saved {
                 Ok(()) => md += &format!("\n![{} against weight bits]({file})\n", g.name),
                 Err(e) => eprintln!("warning: no {file}: {e}"),
             }
