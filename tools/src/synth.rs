@@ -462,8 +462,33 @@ pub fn synthesize(
     if verilog != design {
         std::fs::copy(verilog, &design).map_err(io(verilog))?;
     }
+    // A tool that exits 0 without writing its output must not hand on an earlier run's file:
+    // each output is removed before its tool runs and required afterwards.
+    let fresh = |name: &str| {
+        let path = out_dir.join(name);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(SynthError::Io { path, source: e })
+            }
+            _ => Ok(()),
+        }
+    };
+    let written = |name: &str, tool: &str| {
+        let path = out_dir.join(name);
+        if path.is_file() {
+            Ok(())
+        } else {
+            Err(SynthError::Report {
+                path,
+                problem: format!("`{tool}` exited successfully but did not write it"),
+            })
+        }
+    };
     let mut seconds = BTreeMap::new();
 
+    for f in ["synth.json", "stat.json"] {
+        fresh(f)?;
+    }
     let script = format!(
         "read_verilog -sv design.v; {}; tee -q -o stat.json stat -json",
         target.synth_command(opts.top.as_str())
@@ -475,6 +500,9 @@ pub fn synthesize(
         &out_dir.join("yosys.log"),
     )?;
     seconds.insert("synthesis".into(), t.as_secs_f64());
+    for f in ["synth.json", "stat.json"] {
+        written(f, target.yosys())?;
+    }
     let cells = read_cell_counts(&out_dir.join("stat.json"))?;
     let mut resources = BTreeMap::new();
     for r in Resource::ALL {
@@ -509,7 +537,11 @@ pub fn synthesize(
         } else {
             PnrFiles::for_seed(layout, seed)
         };
+        fresh(&files.layout)?;
+        fresh(&files.report)?;
         place_and_route(out_dir, target, opts, seed, &files)?;
+        written(&files.layout, target.nextpnr())?;
+        written(&files.report, target.nextpnr())?;
         let report = read_pnr_report(&out_dir.join(&files.report), target)?;
         let worst = |r: &PnrReport| r.1.values().copied().reduce(f64::min).unwrap_or(0.0);
         seed_fmax_mhz.insert(seed, worst(&report));
@@ -548,7 +580,9 @@ pub fn synthesize(
                 vec!["pnr.config".to_string(), "design.bit".into()],
             )
         };
+        fresh(bit)?;
         let t = run_logged(target.packer(), &args, out_dir, &out_dir.join("pack.log"))?;
+        written(bit, target.packer())?;
         seconds.insert("bitstream".into(), t.as_secs_f64());
         Some(out_dir.join(bit))
     } else {

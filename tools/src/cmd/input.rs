@@ -3,9 +3,10 @@
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use qornn_sim::random::random_sequences;
-use qornn_sim::sequence::save_inputs;
-use qornn_sim::QuantizedModel;
-use std::path::PathBuf;
+use qornn_sim::sequence::{INPUT_FORMAT, INPUT_VERSION};
+use qornn_sim::{QuantizedModel, Sequence};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// `qornn input …`
@@ -93,6 +94,7 @@ pub fn run(cmd: InputCommand) -> Result<ExitCode> {
         }
         InputCommand::Random(a) => {
             anyhow::ensure!(a.steps > 0, "--steps must be at least 1");
+            super::golden::refuse_overlaps(&[("--model", &a.model)], &[("-o", &a.output)])?;
             let model =
                 QuantizedModel::load(&a.model).with_context(|| format!("{}", a.model.display()))?;
             let seqs = random_sequences(&model, a.sequences, a.steps, a.seed);
@@ -106,5 +108,61 @@ pub fn run(cmd: InputCommand) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Write an input file atomically, streaming it from the codes: the JSON text of a long
+/// sequence is many times the size of its codes, and is never held in memory. The bytes are
+/// those of `qornn_sim::sequence::inputs_to_json`.
+pub fn save_inputs(path: &Path, seqs: &[Sequence]) -> Result<()> {
+    super::golden::write_with(path, |w| write_inputs(w, seqs))
+}
+
+/// The input file holding `seqs`, written to `w`.
+fn write_inputs(w: &mut dyn Write, seqs: &[Sequence]) -> std::io::Result<()> {
+    let format = serde_json::to_string(INPUT_FORMAT)?;
+    write!(
+        w,
+        "{{\"format\":{format},\"version\":{INPUT_VERSION},\"sequences\":["
+    )?;
+    for (s, seq) in seqs.iter().enumerate() {
+        w.write_all(if s == 0 { b"[" } else { b",[" })?;
+        for t in 0..seq.steps() {
+            w.write_all(if t == 0 { b"[" } else { b",[" })?;
+            for (j, code) in seq.step(t).iter().enumerate() {
+                if j > 0 {
+                    w.write_all(b",")?;
+                }
+                write!(w, "{code}")?;
+            }
+            w.write_all(b"]")?;
+        }
+        w.write_all(b"]")?;
+    }
+    w.write_all(b"]}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streamed_input_files_are_the_library_s_bytes() {
+        let seqs = vec![
+            Sequence::from_flat(2, vec![1, -2, 3, 4]),
+            Sequence::from_flat(2, vec![-128, 127]),
+        ];
+        let mut out = Vec::new();
+        write_inputs(&mut out, &seqs).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            qornn_sim::sequence::inputs_to_json(&seqs)
+        );
+        let mut out = Vec::new();
+        write_inputs(&mut out, &[]).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            qornn_sim::sequence::inputs_to_json(&[])
+        );
     }
 }
