@@ -321,3 +321,7 @@ fn a_two_cell_accuracy_grid_runs_and_tabulates() {
     assert!(!row("fp-bjorck").contains('—'), "{md}");
     assert!(d.join("docs/accuracy-tiny.png").is_file());
 }
+
+// Safe runs: caches, stale files, outputs that are inputs, tool timeouts, streaming memory.
+#[path = "cli/safe_runs.rs"]
+mod safe_runs;

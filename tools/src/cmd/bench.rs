@@ -104,13 +104,22 @@ pub fn run(c: BenchCommand) -> Result<ExitCode> {
             .args(["--qat", &a.qat.to_string()])
             .env_remove("OPENBLAS_CORETYPE")
             .env_remove("OPENBLAS_L2_SIZE");
-        let out = cmd
-            .output()
+        let limit = qornn_tools::external::timeout_for("python")?;
+        let out = qornn_tools::external::output_within("python", cmd, limit)
             .with_context(|| format!("cannot run {}", py.display()))?;
         if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            // Never an empty reason: the exit status, then whatever the child said.
             bail!(
-                "the PyTorch reference failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
+                "the PyTorch reference ({} {}) failed with {}: {}",
+                py.display(),
+                a.torch_script.display(),
+                out.status,
+                [stderr.trim(), stdout.trim()]
+                    .into_iter()
+                    .find(|t| !t.is_empty())
+                    .unwrap_or("it printed nothing")
             );
         }
         let text = String::from_utf8_lossy(&out.stdout);
