@@ -12,19 +12,7 @@ fn qornn_cmd(args: &[&str], dir: &Path) -> Command {
     c
 }
 
-fn qornn(args: &[&str], dir: &Path) -> Output {
-    qornn_cmd(args, dir)
-        .output()
-        .expect("the qornn binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use super::{qornn, text};
 
 fn ok(args: &[&str], dir: &Path) -> Output {
     let o = qornn(args, dir);
