@@ -113,6 +113,13 @@ pub fn write_with(
 ) -> std::io::Result<()> {
     let tmp = temporary_beside(path)?;
     let dir = parent_of(path);
+    // `create_dir_all` says only "File exists" when a would-be folder is a file: name it.
+    if let Some(file) = dir.ancestors().find(|a| a.is_file()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            format!("{} is a file, not a folder", file.display()),
+        ));
+    }
     std::fs::create_dir_all(dir)?;
     remove_stale_temporaries(dir);
     let result = (|| {

@@ -170,3 +170,33 @@ fn a_model_core_builds_for_the_icebreaker() {
     assert!(report.fmax().is_some_and(|f| f > 5.0));
     assert!(report.bitstream.as_ref().is_some_and(|b| b.is_file()));
 }
+
+/// A bare design with more port bits than the package has pins is refused before place and
+/// route, naming the pins (yosys leaves the ports unbuffered, so no SB_IO cell counts them).
+#[test]
+fn a_design_with_more_port_bits_than_pins_is_refused_before_place_and_route() {
+    if require_tool("yosys").is_none() || require_tool("nextpnr-ice40").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("top.v");
+    std::fs::write(
+        &v,
+        "module top(input clk, input [31:0] a, output reg [31:0] y);\n\
+         always @(posedge clk) y <= a + 32'd1;\nendmodule\n",
+    )
+    .unwrap();
+    match synthesize(&v, &dir.path().join("build"), &options()) {
+        Err(SynthError::DoesNotFit {
+            resource: Resource::Pins,
+            used,
+            available,
+            ..
+        }) => assert_eq!((used, available), (65, 39)),
+        other => panic!("expected a pin overflow, got {other:?}"),
+    }
+    assert!(
+        !dir.path().join("build/pnr.asc").exists(),
+        "place and route ran"
+    );
+}

@@ -505,8 +505,15 @@ pub fn synthesize(
     }
     let cells = read_cell_counts(&out_dir.join("stat.json"))?;
     let mut resources = BTreeMap::new();
+    // yosys leaves the top's ports unbuffered (nextpnr adds one I/O cell per port bit), so a
+    // bare core's pins are counted from its ports: a design with more port bits than the
+    // package has pins is refused here, not deep inside place and route.
+    let port_bits = top_port_bits(&out_dir.join("synth.json"), opts.top.as_str())?;
     for r in Resource::ALL {
-        let used: u64 = target.cells(r).iter().filter_map(|c| cells.get(*c)).sum();
+        let mut used: u64 = target.cells(r).iter().filter_map(|c| cells.get(*c)).sum();
+        if r == Resource::Pins {
+            used = used.max(port_bits);
+        }
         let available = target.capacity(r);
         if used > available {
             return Err(SynthError::DoesNotFit {
@@ -699,6 +706,26 @@ fn read_report_json(path: &Path) -> Result<serde_json::Value, SynthError> {
         path: path.to_owned(),
         problem: e.to_string(),
     })
+}
+
+/// The number of bits of the top module's ports in yosys' JSON netlist.
+fn top_port_bits(path: &Path, top: &str) -> Result<u64, SynthError> {
+    let bad = |problem: String| SynthError::Report {
+        path: path.to_owned(),
+        problem,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| SynthError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    // A netlist without the module (nextpnr will say why) counts no port bits.
+    Ok(v["modules"][top]["ports"].as_object().map_or(0, |ports| {
+        ports
+            .values()
+            .map(|p| p["bits"].as_array().map_or(0, |b| b.len() as u64))
+            .sum()
+    }))
 }
 
 /// Cell counts by type from yosys' `stat -json` (the design total, or the top module's).

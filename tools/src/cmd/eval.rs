@@ -35,6 +35,8 @@ pub struct EvalArgs {
 
 /// Run `qornn eval`.
 pub fn run(a: EvalArgs) -> Result<ExitCode> {
+    qornn_quant::export::check_activation_bits("--widths", &a.widths)
+        .map_err(anyhow::Error::msg)?;
     let ck = Trainer::load_checkpoint(&a.checkpoint)?;
     let mut t =
         Trainer::resume(ck, a.threads).with_context(|| format!("{}", a.checkpoint.display()))?;
@@ -54,7 +56,8 @@ pub fn run(a: EvalArgs) -> Result<ExitCode> {
     let rows = t.ptq_table(&a.widths)?;
     super::train::print_ptq_table(&rows);
     if let Some(p) = &a.json {
-        qornn_sim::atomic::write(p, serde_json::to_string_pretty(&rows)?.as_bytes())?;
+        qornn_sim::atomic::write(p, serde_json::to_string_pretty(&rows)?.as_bytes())
+            .with_context(|| format!("--json {}", p.display()))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -80,6 +80,14 @@ pub fn run(cmd: InputCommand) -> Result<ExitCode> {
             anyhow::ensure!(a.sequences > 0, "--sequences must be at least 1");
             let task = Task::load(&spec)?;
             let ids = task.test_ids(a.sequences);
+            if ids.len() < a.sequences {
+                eprintln!(
+                    "note: the {} test split has {} sequences; writing those, not {}",
+                    task.name(),
+                    ids.len(),
+                    a.sequences
+                );
+            }
             let seqs = qornn_quant::export::batch_sequences(&task, Split::Test, &ids);
             save_inputs(&a.output, &seqs)?;
             println!(
@@ -97,6 +105,27 @@ pub fn run(cmd: InputCommand) -> Result<ExitCode> {
             super::golden::refuse_overlaps(&[("--model", &a.model)], &[("-o", &a.output)])?;
             let model =
                 QuantizedModel::load(&a.model).with_context(|| format!("{}", a.model.display()))?;
+            // The codes are held as i32 while they are written; the file takes a few bytes each.
+            let codes = qornn_sim::memory::product(&[
+                a.sequences as u64,
+                a.steps as u64,
+                model.shape.input as u64,
+            ]);
+            qornn_sim::memory::check(
+                &format!(
+                    "{} sequences × {} steps of input codes",
+                    a.sequences, a.steps
+                ),
+                codes.saturating_mul(4),
+                "lower --sequences or --steps",
+            )?;
+            let approx = qornn_sim::memory::Bytes(codes.saturating_mul(5));
+            if codes > 20_000_000 {
+                eprintln!(
+                    "writing about {approx} of input codes to {} …",
+                    a.output.display()
+                );
+            }
             let seqs = random_sequences(&model, a.sequences, a.steps, a.seed);
             save_inputs(&a.output, &seqs)?;
             println!(

