@@ -31,6 +31,8 @@ impl Activation {
         [(Activation::Relu, "relu"), (Activation::Modrelu, "modrelu")];
 }
 
+crate::names::named_enum!(Activation, "activation");
+
 /// Where the network is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

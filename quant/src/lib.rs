@@ -10,6 +10,7 @@ pub mod data;
 pub mod export;
 pub mod lstm;
 pub mod model;
+pub mod names;
 pub mod optim;
 pub mod ortho;
 pub mod quantize;

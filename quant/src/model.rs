@@ -46,6 +46,8 @@ impl Init {
     ];
 }
 
+crate::names::named_enum!(Init, "initialisation");
+
 /// Everything that defines a model's structure.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {

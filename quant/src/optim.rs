@@ -23,6 +23,8 @@ impl OptimizerKind {
     ];
 }
 
+crate::names::named_enum!(OptimizerKind, "optimiser");
+
 /// Learning rate schedule: `lr · factor^⌊step / every⌋`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {

@@ -23,6 +23,71 @@ pub const GENERATED_TEST: usize = 1000;
 /// memory check refuses with its own message; this bound only keeps the arithmetic exact).
 pub const MAX_STEPS: usize = 1 << 32;
 
+/// Which task, by name: what the command line and the flow's TOML choose (the parameters come
+/// from other settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    /// Copy (`delay`).
+    Copy,
+    /// Adding (`length`).
+    Adding,
+    /// Sequential image classification (`data`).
+    Smnist,
+    /// Permuted sequential image classification (`data`).
+    Psmnist,
+    /// Character-level language model (`text`, `length`).
+    Charlm,
+}
+
+impl TaskKind {
+    /// Every task with its name.
+    pub const ALL: [(TaskKind, &'static str); 5] = [
+        (TaskKind::Copy, "copy"),
+        (TaskKind::Adding, "adding"),
+        (TaskKind::Smnist, "smnist"),
+        (TaskKind::Psmnist, "psmnist"),
+        (TaskKind::Charlm, "charlm"),
+    ];
+
+    /// The task of this kind with its parameters: `delay` (copy), `length` (adding, charlm),
+    /// `data` (image tasks), `text` (charlm); a missing path is an error naming it.
+    pub fn spec(
+        self,
+        delay: usize,
+        length: usize,
+        data: Option<&std::path::Path>,
+        text: Option<&std::path::Path>,
+    ) -> Result<TaskSpec, String> {
+        let need = |p: Option<&std::path::Path>, what: &str| {
+            p.map(std::path::Path::to_path_buf)
+                .ok_or_else(|| format!("task {self} needs {what}"))
+        };
+        Ok(match self {
+            TaskKind::Copy => TaskSpec::Copy { delay },
+            TaskKind::Adding => TaskSpec::Adding { steps: length },
+            TaskKind::Smnist | TaskKind::Psmnist => TaskSpec::Image {
+                dir: need(
+                    data,
+                    "a data folder (train.data in a flow file, --data on the command line)",
+                )?,
+                permuted: self == TaskKind::Psmnist,
+                train_limit: 0,
+                test_limit: 0,
+            },
+            TaskKind::Charlm => TaskSpec::CharLm {
+                path: need(
+                    text,
+                    "a text file (train.text in a flow file, --text on the command line)",
+                )?,
+                steps: length,
+            },
+        })
+    }
+}
+
+crate::names::named_enum!(TaskKind, "task");
+
 /// Which task, with its parameters (stored in checkpoints).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -64,15 +64,12 @@ impl Method {
 
     /// The command-line name.
     pub fn name(self) -> &'static str {
-        Method::ALL
-            .iter()
-            .find(|(m, _)| *m == self)
-            .map_or("?", |(_, n)| n)
+        crate::names::name_in(&Method::ALL, self)
     }
 
-    /// Parse a command-line name.
+    /// Parse a command-line name (`str::parse` gives the error listing the choices).
     pub fn parse(s: &str) -> Option<Method> {
-        Method::ALL.iter().find(|(_, n)| *n == s).map(|(m, _)| *m)
+        s.parse().ok()
     }
 
     /// Whether the weights are quantised during training.
@@ -104,6 +101,8 @@ impl Method {
         }
     }
 }
+
+crate::names::named_enum!(Method, "method");
 
 /// Everything a run is defined by (stored in its checkpoints).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -184,7 +184,7 @@ impl Group {
         seed: u64,
     ) -> Result<qornn_quant::train::TrainConfig, crate::flow::FlowError> {
         let mut section = self.train.clone();
-        section.method = method.to_string();
+        section.method = method.parse().map_err(crate::flow::FlowError::Config)?;
         if let Some(b) = bits {
             section.bits = b;
         }
@@ -496,7 +496,8 @@ pub fn table(grid: &Grid, results: &[CellResult], out: &Path) -> Result<String, 
         let rows: Vec<&CellResult> = results.iter().filter(|r| r.cell.group == g.name).collect();
         let task = rows
             .first()
-            .map_or(g.train.task.as_str(), |r| r.task.as_str());
+            .map_or(g.train.task.to_string(), |r| r.task.clone());
+        let task = task.as_str();
         let metric = Metric::of(task);
         md += &format!("## {} (`{}`)\n\n{}\n\n", g.name, task, g.about);
         if let Some(r) = rows.first() {

@@ -27,14 +27,14 @@ pub struct FlowArgs {
     #[arg(long, default_value = "qornn-out/flow")]
     out: PathBuf,
     /// Task: copy, adding, smnist, psmnist, charlm.
-    #[arg(long)]
-    task: Option<String>,
+    #[arg(long, value_parser = super::choice(&qornn_quant::tasks::TaskKind::ALL))]
+    task: Option<qornn_quant::tasks::TaskKind>,
     /// Copy-task delay T0.
     #[arg(long)]
     delay: Option<usize>,
     /// Training method (ste-bjorck, ste-projunn-d, ste-projunn-t, fp-bjorck, ptq, …).
-    #[arg(long)]
-    method: Option<String>,
+    #[arg(long, value_parser = super::choice(&qornn_quant::train::Method::ALL))]
+    method: Option<qornn_quant::train::Method>,
     /// Hidden units n.
     #[arg(long)]
     hidden: Option<usize>,

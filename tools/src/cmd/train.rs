@@ -2,99 +2,17 @@
 //! and export the integer model.
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use qornn_quant::bptt::{Activation, LossKind};
 use qornn_quant::export::check_activation_bits;
 use qornn_quant::lstm::lstm_hidden_for_params;
 use qornn_quant::model::Init;
 use qornn_quant::optim::OptimizerKind;
-use qornn_quant::tasks::TaskSpec;
+use qornn_quant::tasks::{TaskKind, TaskSpec};
 use qornn_quant::train::{Method, PtqRow, TrainConfig, Trainer};
 use qornn_tools::training;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// The task to train on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TaskArg {
-    /// Copy 10 symbols after a delay (--delay T0).
-    Copy,
-    /// Add the two marked numbers of a sequence (--length T).
-    Adding,
-    /// Sequential image classification, one pixel per step (--data DIR).
-    Smnist,
-    /// Permuted sequential image classification (--data DIR).
-    Psmnist,
-    /// Character-level language model on a text file (--text FILE, --length T).
-    Charlm,
-}
-
-/// Training method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum MethodArg {
-    /// Latent → spectral norm → Björck → k-bit quantiser (straight-through).
-    SteBjorck,
-    /// Orthogonal latent by projUNN-D (polar) steps, k-bit quantiser.
-    SteProjunnD,
-    /// Orthogonal latent by projUNN-T (geodesic) steps, k-bit quantiser.
-    SteProjunnT,
-    /// Full-precision Björck ORNN (baseline).
-    FpBjorck,
-    /// Full-precision projUNN-D ORNN (baseline).
-    FpProjunnD,
-    /// Full-precision projUNN-T ORNN (baseline).
-    FpProjunnT,
-    /// Train full precision (Björck), quantise weights at export.
-    Ptq,
-    /// Full-precision LSTM, the float reference of the comparisons (not exported: no
-    /// model.json or ptq.json; see --equal-params).
-    Lstm,
-}
-
-impl MethodArg {
-    fn method(self) -> Method {
-        match self {
-            MethodArg::SteBjorck => Method::SteBjorck,
-            MethodArg::SteProjunnD => Method::SteProjunnD,
-            MethodArg::SteProjunnT => Method::SteProjunnT,
-            MethodArg::FpBjorck => Method::FpBjorck,
-            MethodArg::FpProjunnD => Method::FpProjunnD,
-            MethodArg::FpProjunnT => Method::FpProjunnT,
-            MethodArg::Ptq => Method::Ptq,
-            MethodArg::Lstm => Method::Lstm,
-        }
-    }
-}
-
-/// σ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ActArg {
-    /// max(z, 0).
-    Relu,
-    /// sign(z)·relu(|z| + β), β learnt per unit.
-    Modrelu,
-}
-
-/// Optimiser.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OptArg {
-    /// Adam.
-    Adam,
-    /// RMSprop.
-    Rmsprop,
-}
-
-/// W's initialisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum InitArg {
-    /// Block-diagonal 2×2 rotations (Henaff et al.).
-    Henaff,
-    /// Haar-random orthogonal.
-    Random,
-    /// Negated cyclic shift: entries −1 are exact codes, so the quantised W is exactly
-    /// orthogonal (modReLU only).
-    Shift,
-}
 
 /// Arguments of `qornn train`.
 #[derive(Args, Debug)]
@@ -114,8 +32,8 @@ qornn train --task psmnist --data /usr/share/datasets/fashion-mnist --method ste
 )]
 pub struct TrainArgs {
     /// The task.
-    #[arg(long, value_enum, default_value = "copy")]
-    task: TaskArg,
+    #[arg(long, default_value = "copy", value_parser = super::choice(&TaskKind::ALL))]
+    task: TaskKind,
     /// Copy task delay T0 (sequence length T0 + 20).
     #[arg(long, default_value_t = 100)]
     delay: usize,
@@ -134,9 +52,11 @@ pub struct TrainArgs {
     /// Evaluate on at most this many test sequences (0: the whole test split).
     #[arg(long, default_value_t = 0)]
     test_limit: usize,
-    /// Training method.
-    #[arg(long, value_enum, default_value = "ste-bjorck")]
-    method: MethodArg,
+    /// Training method: ste-* quantisation-aware (Björck, projUNN-D, projUNN-T), their
+    /// full-precision baselines fp-*, ptq (fp-bjorck quantised at export), or lstm (the float
+    /// LSTM reference, never exported; see --equal-params).
+    #[arg(long, default_value = "ste-bjorck", value_parser = super::choice(&Method::ALL))]
+    method: Method,
     /// Weight bits of W and U (2–8).
     #[arg(long, default_value_t = 5)]
     bits: u32,
@@ -154,17 +74,17 @@ pub struct TrainArgs {
     /// --hidden units, the "equal-n" row, with about 4× the ORNN's weights).
     #[arg(long)]
     equal_params: bool,
-    /// Activation.
-    #[arg(long, value_enum, default_value = "modrelu")]
-    activation: ActArg,
+    /// Activation: relu, or modrelu (sign(z)·relu(|z| + β), β learnt per unit).
+    #[arg(long, default_value = "modrelu", value_parser = super::choice(&Activation::ALL))]
+    activation: Activation,
     /// W's initialisation. For long copy tasks use `shift` with `--ortho-lr-factor 0.01`: it is
     /// the one start whose quantised W is an exact isometry (docs/training.md). Henaff's +1
     /// entries lose a code step to the quantiser's clipping.
-    #[arg(long, value_enum, default_value = "random")]
-    init: InitArg,
+    #[arg(long, default_value = "random", value_parser = super::choice(&Init::ALL))]
+    init: Init,
     /// Optimiser.
-    #[arg(long, value_enum, default_value = "adam")]
-    optimizer: OptArg,
+    #[arg(long, default_value = "adam", value_parser = super::choice(&OptimizerKind::ALL))]
+    optimizer: OptimizerKind,
     /// Learning rate.
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
@@ -228,31 +148,32 @@ pub struct TrainArgs {
 
 impl TrainArgs {
     fn task_spec(&self) -> Result<TaskSpec> {
-        Ok(match self.task {
-            TaskArg::Copy => TaskSpec::Copy { delay: self.delay },
-            TaskArg::Adding => TaskSpec::Adding {
-                steps: self.length,
-            },
-            TaskArg::Smnist | TaskArg::Psmnist => TaskSpec::Image {
-                dir: self
-                    .data
-                    .clone()
-                    .context("--data DIR is needed for image tasks (e.g. /usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist)")?,
-                permuted: self.task == TaskArg::Psmnist,
-                train_limit: self.train_limit,
-                test_limit: self.test_limit,
-            },
-            TaskArg::Charlm => TaskSpec::CharLm {
-                path: self.text.clone().context("--text FILE is needed for charlm")?,
-                steps: self.length,
-            },
-        })
+        let mut spec = self
+            .task
+            .spec(
+                self.delay,
+                self.length,
+                self.data.as_deref(),
+                self.text.as_deref(),
+            )
+            .map_err(anyhow::Error::msg)
+            .context("give --data DIR for image tasks (e.g. /usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist), --text FILE for charlm")?;
+        if let TaskSpec::Image {
+            train_limit,
+            test_limit,
+            ..
+        } = &mut spec
+        {
+            *train_limit = self.train_limit;
+            *test_limit = self.test_limit;
+        }
+        Ok(spec)
     }
 
     fn config(&self) -> Result<TrainConfig> {
         let spec = self.task_spec()?;
         let hidden = if self.equal_params {
-            if self.method != MethodArg::Lstm {
+            if self.method != Method::Lstm {
                 bail!("--equal-params applies to --method lstm only");
             }
             let (m, d, _, _) = qornn_quant::tasks::Task::load(&spec)?.io();
@@ -265,23 +186,13 @@ impl TrainArgs {
         } else {
             self.hidden
         };
-        let mut c = TrainConfig::new(spec, self.method.method(), hidden);
+        let mut c = TrainConfig::new(spec, self.method, hidden);
         c.bits = self.bits;
         c.output_bits = self.output_bits;
         c.quantize_v = !self.no_quantize_v;
-        c.activation = match self.activation {
-            ActArg::Relu => Activation::Relu,
-            ActArg::Modrelu => Activation::Modrelu,
-        };
-        c.init = match self.init {
-            InitArg::Henaff => Init::Henaff,
-            InitArg::Random => Init::Random,
-            InitArg::Shift => Init::Shift,
-        };
-        c.optimizer = match self.optimizer {
-            OptArg::Adam => OptimizerKind::Adam,
-            OptArg::Rmsprop => OptimizerKind::Rmsprop,
-        };
+        c.activation = self.activation;
+        c.init = self.init;
+        c.optimizer = self.optimizer;
         c.schedule.lr = self.lr;
         c.schedule.every = self.lr_decay_every;
         c.schedule.factor = self.lr_decay;
@@ -305,8 +216,8 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
     check_activation_bits("--activation-bits", &[a.activation_bits]).map_err(anyhow::Error::msg)?;
     check_activation_bits("--ptq-widths", &a.ptq_widths).map_err(anyhow::Error::msg)?;
     let out = a.out.clone().unwrap_or_else(|| {
-        let task = format!("{:?}", a.task).to_lowercase();
-        let method = a.method.method();
+        let task = a.task.to_string();
+        let method = a.method;
         // weight bits mean nothing for a float-only network
         PathBuf::from(if method.exportable() {
             format!("runs/{task}-{}-{}b", method.name(), a.bits)

@@ -6,7 +6,7 @@ use qornn_hdl::{CoreOptions, Multipliers};
 use qornn_quant::bptt::Activation;
 use qornn_quant::model::Init;
 use qornn_quant::optim::OptimizerKind;
-use qornn_quant::tasks::TaskSpec;
+use qornn_quant::tasks::TaskKind;
 use qornn_quant::train::{Method, TrainConfig};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -29,7 +29,7 @@ pub struct FlowConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct TrainSection {
     /// `copy`, `adding`, `smnist`, `psmnist` or `charlm`.
-    pub task: String,
+    pub task: TaskKind,
     /// Copy task delay T0.
     pub delay: usize,
     /// Sequence length of the adding and char-LM tasks.
@@ -40,24 +40,24 @@ pub struct TrainSection {
     pub text: Option<PathBuf>,
     /// `ste-bjorck`, `ste-projunn-d`, `ste-projunn-t`, `fp-bjorck`, `fp-projunn-d`,
     /// `fp-projunn-t` or `ptq`.
-    pub method: String,
+    pub method: Method,
     /// Hidden units n.
     pub hidden: usize,
     /// `relu` or `modrelu`.
-    pub activation: String,
+    pub activation: Activation,
     /// Weight bits of W and U.
     pub bits: u32,
     /// Weight bits of V.
     pub output_bits: u32,
     /// W's initialisation: `henaff`, `random` or `shift` (the delay line that long copy tasks
     /// need at 4–5 bits; see docs/training.md).
-    pub init: String,
+    pub init: Init,
     /// Learning-rate factor of W's latent matrix.
     pub ortho_lr_factor: f64,
     /// Clip the gradient norm to this (0: off).
     pub clip: f64,
     /// `adam` or `rmsprop`.
-    pub optimizer: String,
+    pub optimizer: OptimizerKind,
     /// Learning rate.
     pub lr: f64,
     /// Sequences per step.
@@ -77,20 +77,20 @@ pub struct TrainSection {
 impl Default for TrainSection {
     fn default() -> Self {
         TrainSection {
-            task: "copy".into(),
+            task: TaskKind::Copy,
             delay: 10,
             length: 100,
             data: None,
             text: None,
-            method: "ste-bjorck".into(),
+            method: Method::SteBjorck,
             hidden: 64,
-            activation: "modrelu".into(),
+            activation: Activation::Modrelu,
             bits: 4,
             output_bits: 8,
-            init: "henaff".into(),
+            init: Init::Henaff,
             ortho_lr_factor: 1.0,
             clip: 0.0,
-            optimizer: "adam".into(),
+            optimizer: OptimizerKind::Adam,
             lr: 3e-3,
             batch: 128,
             steps: 1500,
@@ -161,20 +161,6 @@ impl Default for HardwareSection {
     }
 }
 
-/// The value named `name` in a table of names, or an error naming `train.<key>` and the choices.
-fn pick<T: Copy>(key: &str, name: &str, all: &[(T, &str)]) -> Result<T, FlowError> {
-    all.iter()
-        .find(|(_, n)| *n == name)
-        .map(|(v, _)| *v)
-        .ok_or_else(|| {
-            let names: Vec<&str> = all.iter().map(|(_, n)| *n).collect();
-            FlowError::Config(format!(
-                "unknown train.{key} `{name}` ({})",
-                names.join(", ")
-            ))
-        })
-}
-
 impl FlowConfig {
     /// Parse a TOML configuration (unknown keys are errors).
     pub fn from_toml(text: &str) -> Result<FlowConfig, FlowError> {
@@ -190,31 +176,11 @@ impl FlowConfig {
     pub fn train_config(&self) -> Result<TrainConfig, FlowError> {
         let t = &self.train;
         let bad = |m: String| FlowError::Config(m);
-        let need = |p: &Option<PathBuf>, what: &str| {
-            p.clone()
-                .ok_or_else(|| bad(format!("train.task = \"{}\" needs train.{what}", t.task)))
-        };
-        let task = match t.task.as_str() {
-            "copy" => TaskSpec::Copy { delay: t.delay },
-            "adding" => TaskSpec::Adding { steps: t.length },
-            "smnist" | "psmnist" => TaskSpec::Image {
-                dir: need(&t.data, "data")?,
-                permuted: t.task == "psmnist",
-                train_limit: 0,
-                test_limit: 0,
-            },
-            "charlm" => TaskSpec::CharLm {
-                path: need(&t.text, "text")?,
-                steps: t.length,
-            },
-            other => {
-                return Err(bad(format!(
-                    "unknown train.task `{other}` (copy, adding, smnist, psmnist, charlm)"
-                )))
-            }
-        };
-        let method = Method::parse(&t.method)
-            .ok_or_else(|| bad(format!("unknown train.method `{}`", t.method)))?;
+        let task = t
+            .task
+            .spec(t.delay, t.length, t.data.as_deref(), t.text.as_deref())
+            .map_err(|e| bad(format!("train.task: {e}")))?;
+        let method = t.method;
         // the flow exports and builds hardware: refuse a float-only network before training it
         if !method.exportable() {
             return Err(bad(format!(
@@ -224,9 +190,9 @@ impl FlowConfig {
             )));
         }
         let mut c = TrainConfig::new(task, method, t.hidden);
-        c.activation = pick("activation", &t.activation, &Activation::ALL)?;
-        c.optimizer = pick("optimizer", &t.optimizer, &OptimizerKind::ALL)?;
-        c.init = pick("init", &t.init, &Init::ALL)?;
+        c.activation = t.activation;
+        c.optimizer = t.optimizer;
+        c.init = t.init;
         c.ortho_lr_factor = t.ortho_lr_factor;
         c.clip = t.clip;
         c.bits = t.bits;
