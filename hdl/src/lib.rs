@@ -16,6 +16,8 @@
 //! assert_eq!(run.traces[0], Golden::new(&model).unwrap().run(&seqs[0]));
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod core;
 pub mod harness;

@@ -4,6 +4,8 @@
 //! estimator ([`quantize`]), Björck and projUNN orthogonalisation ([`ortho`]), and a
 //! full-precision LSTM as the float reference ([`lstm`]).
 
+#![warn(missing_docs)]
+
 pub mod bench;
 pub mod bptt;
 pub mod data;

@@ -15,6 +15,8 @@
 //! assert_eq!(trace.steps(), 10);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod atomic;
 pub mod batch;
 pub mod fixed;

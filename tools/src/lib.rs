@@ -5,6 +5,8 @@
 //! yosys, nextpnr, icepack/ecppack, Verilator, Icarus Verilog — finds them on PATH, says how to
 //! install a missing one, and turns their reports into typed results.
 
+#![warn(missing_docs)]
+
 pub mod accuracy;
 pub mod board;
 pub mod cosim;
