@@ -21,6 +21,7 @@
 pub mod config;
 pub mod core;
 pub mod harness;
+pub mod interface;
 pub mod lane;
 pub mod name;
 pub mod port;
