@@ -1,0 +1,77 @@
+//! The core's streaming interface as other Verilog sees it: the port names and widths that a
+//! board top, a generated testbench or a user's own top instantiates (`docs/core.md`,
+//! "Interface and timing").
+
+/// The core's streaming interface, as the board top instantiates it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorePorts {
+    /// The core's module name.
+    pub module: String,
+    /// Clock input.
+    pub clock: String,
+    /// Synchronous reset input (active high).
+    pub reset: String,
+    /// Input handshake: valid (in), ready (out), data (in), start-of-sequence flag (in).
+    pub x_valid: String,
+    /// See `x_valid`.
+    pub x_ready: String,
+    /// See `x_valid`; m codes of `input_bits`, element 0 in the low bits.
+    pub x_data: String,
+    /// See `x_valid`.
+    pub x_start: String,
+    /// Output handshake: valid (out), ready (in), data (out).
+    pub y_valid: String,
+    /// See `y_valid`.
+    pub y_ready: String,
+    /// See `y_valid`; d accumulators of `output_bits`, element 0 in the low bits.
+    pub y_data: String,
+    /// Inputs per step m.
+    pub inputs: usize,
+    /// Bits per input code.
+    pub input_bits: u32,
+    /// Outputs per step d.
+    pub outputs: usize,
+    /// Bits per output.
+    pub output_bits: u32,
+}
+
+impl CorePorts {
+    /// The ports of the emitted qornn core (`docs/core.md`) named `module`.
+    pub fn qornn_core(module: &str, cfg: &crate::CoreConfig) -> Self {
+        Self::standard(
+            module,
+            cfg.input,
+            cfg.input_bits,
+            cfg.output,
+            cfg.output_accumulator_bits,
+        )
+    }
+
+    /// The documented port names (`clock`, `reset`, `x_valid`, …, `y_data`) on a module with
+    /// `inputs` codes of `input_bits` in and `outputs` values of `output_bits` out.
+    pub fn standard(
+        module: &str,
+        inputs: usize,
+        input_bits: u32,
+        outputs: usize,
+        output_bits: u32,
+    ) -> Self {
+        let s = |x: &str| x.to_string();
+        CorePorts {
+            module: s(module),
+            clock: s("clock"),
+            reset: s("reset"),
+            x_valid: s("x_valid"),
+            x_ready: s("x_ready"),
+            x_data: s("x_data"),
+            x_start: s("x_start"),
+            y_valid: s("y_valid"),
+            y_ready: s("y_ready"),
+            y_data: s("y_data"),
+            inputs,
+            input_bits,
+            outputs,
+            output_bits,
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Building and running the external simulators: the Verilator build cache (built aside,
+//! stamped, validated before use) and the Icarus compile-and-run.
+
+use super::protocol::*;
+use super::testbench::*;
+use super::*;
+use crate::external::{find, run_logged, ToolError};
+use qornn_sim::Sequence;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use std::time::Duration;
+
+/// A stable hash of some text (for the build cache's folder names).
+pub(super) fn hash_of(parts: &[&str]) -> String {
+    let mut h = DefaultHasher::new();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    format!("{:016x}", h.finish())
+}
+
+pub(super) fn write(path: &Path, text: &str) -> Result<(), CosimError> {
+    std::fs::write(path, text).map_err(|source| CosimError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The Verilator version line (part of the build cache key).
+pub(super) fn verilator_version() -> Result<String, CosimError> {
+    let exe = find("verilator")?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--version");
+    let out = crate::external::output_within(
+        "verilator",
+        cmd,
+        crate::external::timeout_for("verilator")?,
+    )?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The file of a cache entry written last, once its executable is complete: an entry without
+/// it is the remains of an interrupted build. It holds the executable's size.
+pub(super) const BUILD_STAMP: &str = "qornn-build-complete";
+
+/// Why a cached Verilator build cannot be used: `Ok(false)` when there is none, `Ok(true)`
+/// when it is complete, `Err(reason)` when it is there but damaged.
+pub(super) fn cached_build(entry: &Path, exe: &Path) -> Result<bool, String> {
+    if !entry.exists() {
+        return Ok(false);
+    }
+    let stamp = std::fs::read_to_string(entry.join(BUILD_STAMP))
+        .map_err(|_| "it has no completion stamp, so its build was interrupted".to_string())?;
+    let meta = std::fs::metadata(exe).map_err(|e| format!("{}: {e}", exe.display()))?;
+    if !meta.is_file() || meta.len() == 0 {
+        return Err(format!("{} is empty or not a file", exe.display()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o111 == 0 {
+            return Err(format!("{} is not executable", exe.display()));
+        }
+    }
+    if stamp.trim().parse::<u64>().ok() != Some(meta.len()) {
+        return Err(format!("{} changed since it was built", exe.display()));
+    }
+    Ok(true)
+}
+
+/// Build the Verilator model of `dut` into the cache folder `entry`: in a temporary folder
+/// beside it, renamed into place only once the executable and its stamp are complete, so an
+/// interrupted build never leaves an entry that later runs trust. Returns the build time.
+pub(super) fn build_verilator(
+    dut: &Dut,
+    harness: &str,
+    entry: &Path,
+    exe_name: &str,
+) -> Result<Duration, CosimError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| CosimError::Io { path, source }
+    };
+    let cache = entry.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(cache).map_err(io(cache))?;
+    // Folders of builds that a killed run left behind.
+    qornn_sim::atomic::remove_stale_temporaries(cache);
+    let tmp = qornn_sim::atomic::temporary_beside(entry).map_err(io(entry))?;
+    std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    write(&tmp.join("design.v"), &dut.verilog)?;
+    write(&tmp.join("harness.cpp"), harness)?;
+    let args: Vec<String> = [
+        "--cc",
+        "--exe",
+        "--build",
+        "-O2",
+        "--trace",
+        "-Wno-fatal",
+        "-Wno-WIDTH",
+        "-Wno-lint",
+        "-Wno-style",
+        "--x-assign",
+        "0",
+        "--x-initial",
+        "0",
+        "-j",
+        "2",
+        "--top-module",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([
+        dut.ports.module.clone(),
+        "design.v".into(),
+        "harness.cpp".into(),
+    ])
+    .collect();
+    // A failed build keeps its temporary folder, so that the log it names can be read; the
+    // next build into this cache removes it once this process is gone.
+    let took = run_logged("verilator", &args, &tmp, &tmp.join("build.log"))?;
+    let built = tmp.join("obj_dir").join(exe_name);
+    let len = std::fs::metadata(&built)
+        .ok()
+        .filter(|m| m.is_file() && m.len() > 0)
+        .map(|m| m.len())
+        .ok_or_else(|| CosimError::Cache {
+            dir: entry.to_owned(),
+            problem: format!(
+                "Verilator reported success but did not build {} (its log: {})",
+                built.display(),
+                tmp.join("build.log").display()
+            ),
+        })?;
+    qornn_sim::atomic::write(&tmp.join(BUILD_STAMP), len.to_string().as_bytes())
+        .map_err(io(&tmp.join(BUILD_STAMP)))?;
+    if let Err(e) = std::fs::rename(&tmp, entry) {
+        // Another run may have built the same design meanwhile; its entry is as good.
+        let _ = std::fs::remove_dir_all(&tmp);
+        if cached_build(entry, &entry.join("obj_dir").join(exe_name)) != Ok(true) {
+            return Err(CosimError::Cache {
+                dir: entry.to_owned(),
+                problem: format!("cannot move the new build into {}: {e}", entry.display()),
+            });
+        }
+    }
+    qornn_sim::atomic::sync_dir(cache);
+    Ok(took)
+}
+
+/// Run the sequences under Verilator. `cache` holds the builds (one folder per design hash);
+/// `work` gets the stimulus, the outputs and, with `vcd`, the trace.
+pub fn run_verilator(
+    dut: &Dut,
+    seqs: &[Sequence],
+    cache: &Path,
+    work: &Path,
+    vcd: Option<&Path>,
+) -> Result<CosimRun, CosimError> {
+    // The simulator runs in `work`: every path it is given must not depend on our directory.
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+    let (cache, work) = (&absolute(cache), &absolute(work));
+    let harness = verilator_harness(dut);
+    let version = verilator_version()?;
+    let build = cache.join(format!(
+        "verilator-{}",
+        hash_of(&[&dut.verilog, &harness, &version])
+    ));
+    let exe_name = format!("V{}", dut.ports.module);
+    let exe = build.join("obj_dir").join(&exe_name);
+    // Errors about the cache say which folder to delete to clear it.
+    let in_cache = |e: CosimError| match e {
+        CosimError::Io { path, source } => CosimError::Cache {
+            dir: build.clone(),
+            problem: format!("{}: {source}", path.display()),
+        },
+        e => e,
+    };
+    let mut build_time = Duration::ZERO;
+    let usable = match cached_build(&build, &exe) {
+        Ok(usable) => usable,
+        Err(why) => {
+            eprintln!(
+                "cosim: the cached Verilator build {} is unusable ({why}); rebuilding it",
+                build.display()
+            );
+            std::fs::remove_dir_all(&build).map_err(|e| CosimError::Cache {
+                dir: build.clone(),
+                problem: format!("cannot remove the unusable cached build: {e}"),
+            })?;
+            false
+        }
+    };
+    if !usable {
+        build_time = build_verilator(dut, &harness, &build, &exe_name).map_err(in_cache)?;
+    }
+    std::fs::create_dir_all(work).map_err(|source| CosimError::Io {
+        path: work.to_owned(),
+        source,
+    })?;
+    let stim = work.join("stimulus.memh");
+    write(&stim, &stimulus_memh(&dut.ports, seqs))?;
+    let mut args = vec![stim.display().to_string()];
+    if let Some(v) = vcd {
+        args.push(absolute(v).display().to_string());
+    }
+    let log = work.join("verilator.out");
+    let exe_path = exe.display().to_string();
+    let wall = run_logged(&exe_path, &args, work, &log).map_err(|e| match e {
+        // The executable is there but cannot be started: a damaged cache entry.
+        ToolError::Io { name, source } => CosimError::Cache {
+            dir: build.clone(),
+            problem: format!("cannot run `{name}`: {source}"),
+        },
+        e => e.into(),
+    })?;
+    collect("verilator", dut, seqs, &log, wall, build_time)
+}
+
+/// Run the sequences under Icarus Verilog in `work`.
+pub fn run_iverilog(
+    dut: &Dut,
+    seqs: &[Sequence],
+    work: &Path,
+    vcd: Option<&Path>,
+) -> Result<CosimRun, CosimError> {
+    std::fs::create_dir_all(work).map_err(|source| CosimError::Io {
+        path: work.to_owned(),
+        source,
+    })?;
+    let steps: usize = seqs.iter().map(|s| s.steps()).sum();
+    write(
+        &work.join("stimulus.memh"),
+        &stimulus_memh(&dut.ports, seqs),
+    )?;
+    write(&work.join("design.v"), &dut.verilog)?;
+    let vcd_abs = vcd.map(|v| std::path::absolute(v).unwrap_or(v.to_owned()));
+    write(
+        &work.join("tb.v"),
+        &iverilog_testbench(dut, steps, vcd_abs.as_deref()),
+    )?;
+    let args: Vec<String> = ["-g2012", "-o", "sim.vvp", "tb.v", "design.v"]
+        .map(String::from)
+        .to_vec();
+    let build_time = run_logged("iverilog", &args, work, &work.join("iverilog.log"))?;
+    let log = work.join("vvp.out");
+    let wall = run_logged("vvp", &["-n".into(), "sim.vvp".into()], work, &log)?;
+    collect("iverilog", dut, seqs, &log, wall, build_time)
+}
