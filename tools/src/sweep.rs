@@ -432,7 +432,7 @@ fn run_point(config: &FlowConfig, p: &Point, dir: &Path) -> Result<PointResult, 
             fits: true,
             ..base
         },
-        Err(e @ SynthError::DoesNotFit { .. }) => PointResult {
+        Err(e) if e.does_not_fit() => PointResult {
             error: Some(e.to_string()),
             ..base
         },

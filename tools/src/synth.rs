@@ -269,6 +269,18 @@ pub enum SynthError {
         /// How many the device has.
         available: u64,
     },
+    /// Place and route ran out of a resource and its log gives no count to quote.
+    #[error("the design does not fit the {target}: place and route ran out of {resource} (the device has {available}); see {}", log.display())]
+    PlacementFull {
+        /// The device.
+        target: Target,
+        /// The resource that ran out.
+        resource: Resource,
+        /// How many the device has.
+        available: u64,
+        /// nextpnr's log.
+        log: PathBuf,
+    },
     /// No placer seed was given.
     #[error("no placer seed given")]
     NoSeed,
@@ -281,6 +293,17 @@ pub struct Usage {
     pub used: u64,
     /// On the device.
     pub available: u64,
+}
+
+impl SynthError {
+    /// Whether the design simply does not fit the device: a result to report beside the points
+    /// that fit, not a failure of the tools.
+    pub fn does_not_fit(&self) -> bool {
+        matches!(
+            self,
+            SynthError::DoesNotFit { .. } | SynthError::PlacementFull { .. }
+        )
+    }
 }
 
 /// What to build.
@@ -686,14 +709,36 @@ fn placement_failure(e: ToolError, target: Target, log: &Path) -> SynthError {
         } else {
             Resource::Luts
         };
-        return SynthError::DoesNotFit {
-            target,
-            resource,
-            used: target.capacity(resource) + 1,
-            available: target.capacity(resource),
+        // nextpnr's utilisation table (`ICESTORM_LC:  5400/ 5280  102%`): the real count
+        // when the log has it, never an invented one.
+        return match utilisation_over(&text) {
+            Some((used, available)) => SynthError::DoesNotFit {
+                target,
+                resource,
+                used,
+                available,
+            },
+            None => SynthError::PlacementFull {
+                target,
+                resource,
+                available: target.capacity(resource),
+                log: log.to_owned(),
+            },
         };
     }
     SynthError::Tool(e)
+}
+
+/// The first line of nextpnr's utilisation table whose use exceeds what the device has.
+fn utilisation_over(log: &str) -> Option<(u64, u64)> {
+    log.lines().find_map(|line| {
+        let rest = line.trim_start().strip_prefix("Info:")?.trim();
+        let (_, counts) = rest.split_once(':')?;
+        let (used, rest) = counts.split_once('/')?;
+        let available = rest.split_whitespace().next()?;
+        let (used, available) = (used.trim().parse().ok()?, available.parse().ok()?);
+        (used > available).then_some((used, available))
+    })
 }
 
 /// A tool's JSON report, or an error naming the file.
@@ -810,6 +855,14 @@ fn clean_clock_name(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_overflow_quotes_nextpnr_s_own_counts() {
+        let log = "Info: Device utilisation:\nInfo: \t         ICESTORM_LC:  1234/  5280    23%\n\
+                   Info: \t               SB_IO:   103/    96   107%\nERROR: Unable to place cell\n";
+        assert_eq!(utilisation_over(log), Some((103, 96)));
+        assert_eq!(utilisation_over("Info:  ICESTORM_LC: 12/ 5280  0%\n"), None);
+    }
 
     #[test]
     fn clock_names_are_cleaned() {

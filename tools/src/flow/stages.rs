@@ -413,7 +413,7 @@ fn synthesise(
             let result = match synth::synthesize(&v, &dir, &so) {
                 Ok(report) => Ok(report),
                 // Not fitting is a result worth reporting beside the points that fit.
-                Err(e @ synth::SynthError::DoesNotFit { .. }) => Err(e.to_string()),
+                Err(e) if e.does_not_fit() => Err(e.to_string()),
                 // A tool that failed is not: the stage fails and says where.
                 Err(e) => return Err(stage_err("synthesise")(format!("{target}, {p} lanes: {e}"))),
             };
