@@ -186,3 +186,65 @@ fn a_flipped_weight_bit_is_caught() {
     // h_0 = 0 hides W at the first step; from then on row 1 (lane 1's first row) differs.
     assert_eq!(diff.index, 1, "{diff}");
 }
+
+/// In the rust-hdl RTL dump, `y_ready` (and `x_valid`) are driven between clock edges, as a
+/// testbench drives them: never at the timestamp of a rising `clock`, where a VCD reader could
+/// not tell whether the edge saw the handshake (issue #16).
+#[test]
+fn the_rtl_dump_shows_handshakes_settled_before_the_edge() {
+    let model = random_model(&RandomSpec::new(
+        Shape {
+            hidden: 6,
+            input: 1,
+            output: 2,
+        },
+        4,
+        5,
+    ));
+    let seqs = random_sequences(&model, 1, 4, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let vcd = dir.path().join("rtl.vcd");
+    run(
+        &model,
+        &CoreOptions::new(2),
+        &seqs,
+        &Outputs {
+            rtl_vcd: Some(vcd.clone()),
+            trace_vcd: None,
+        },
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&vcd).unwrap();
+    // The top scope's codes of `clock`, `y_ready` and `x_valid` (first declaration of each).
+    let code = |name: &str| -> String {
+        text.lines()
+            .find_map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                (w.len() >= 5 && w[0] == "$var" && w[4] == name).then(|| w[3].to_string())
+            })
+            .unwrap_or_else(|| panic!("no {name} in the dump"))
+    };
+    let (clock, ready, valid) = (code("clock"), code("y_ready"), code("x_valid"));
+    let mut rises = (0, 0);
+    let mut at_edge = Vec::new();
+    for block in text.split("\n#").skip(1) {
+        let mut lines = block.lines();
+        let time = lines.next().unwrap_or("").to_string();
+        let changes: Vec<&str> = lines.collect();
+        let rose = |c: &str| changes.iter().any(|l| *l == format!("1{c}"));
+        if rose(&ready) {
+            rises.0 += 1;
+        }
+        if rose(&valid) {
+            rises.1 += 1;
+        }
+        if rose(&clock) && (rose(&ready) || rose(&valid)) {
+            at_edge.push(time);
+        }
+    }
+    assert!(rises.0 >= 4 && rises.1 >= 4, "handshakes seen: {rises:?}");
+    assert!(
+        at_edge.is_empty(),
+        "handshake inputs change at clock edges: #{at_edge:?}"
+    );
+}
