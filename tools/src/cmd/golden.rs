@@ -49,13 +49,27 @@ pub fn run(a: GoldenArgs) -> Result<ExitCode> {
     let start = Instant::now();
     // Traces (every h_t and y_t) are kept only when a trace file is asked for: at n = 64 they
     // take 3 GB for 10^7 steps, where the last outputs take a few bytes per sequence.
+    let steps: usize = seqs.iter().map(|s| s.steps()).sum();
+    if a.trace.is_some() || a.vcd.is_some() {
+        // A kept trace is n + d values per step (i32 and i64); a written one a few bytes each.
+        let (n, d) = (model.shape.hidden as u64, model.shape.output as u64);
+        let values = qornn_sim::memory::product(&[steps as u64, n + d]);
+        qornn_sim::memory::check(
+            &format!("the trace of {steps} steps at n = {n}"),
+            values.saturating_mul(8),
+            "drop --trace/--vcd (the last outputs need no trace), or shorten the input",
+        )?;
+        let approx = qornn_sim::memory::Bytes(values.saturating_mul(6));
+        if values > 30_000_000 {
+            eprintln!("the trace files will take about {approx} each …");
+        }
+    }
     let traces = (a.trace.is_some() || a.vcd.is_some()).then(|| golden.run_batch(&seqs, a.threads));
     let last: Vec<Vec<i64>> = match &traces {
         Some(traces) => traces.iter().map(|t| t.y(t.steps() - 1).to_vec()).collect(),
         None => parallel_map(&seqs, a.threads, |s| golden.run_last_output(s)),
     };
     let secs = start.elapsed().as_secs_f64();
-    let steps: usize = seqs.iter().map(|s| s.steps()).sum();
     for (i, (seq, y)) in seqs.iter().zip(&last).enumerate() {
         println!(
             "sequence {i}: {} steps, y_T = {:?}, argmax {}",
