@@ -222,7 +222,18 @@ impl Outcome {
                 signals,
                 unmatched,
             } => {
-                let mut s = format!("equal: {samples} samples of {}", signals.join(", "));
+                // Long lists are shortened on one line; the JSON verdict keeps every name.
+                let names = if signals.len() > 8 {
+                    format!(
+                        "{} signals ({}, …, {})",
+                        signals.len(),
+                        signals[..3].join(", "),
+                        signals[signals.len() - 1]
+                    )
+                } else {
+                    signals.join(", ")
+                };
+                let mut s = format!("equal: {samples} samples of {names}");
                 if !unmatched.is_empty() {
                     let names: Vec<&str> = unmatched.iter().map(|(_, n)| n.as_str()).collect();
                     s += &format!(" (not compared: {})", names.join(", "));

@@ -235,6 +235,17 @@ pub fn cosimulate(
                 } else {
                     run_iverilog(&dut, seqs, &work, vcd_path(name).as_deref())?
                 };
+                // Beside the circuit dump, the trace VCD under the documented names, from the
+                // h_data and y_data this simulator's testbench sampled at each y_valid.
+                if let Some(p) = vcd_path(&format!("{name}-trace")) {
+                    qornn_sim::atomic::write_with(&p, |w| {
+                        qornn_sim::trace::write_vcd(w, model, seqs, &run.traces)
+                    })
+                    .map_err(|source| CosimError::Io {
+                        path: p.clone(),
+                        source,
+                    })?;
+                }
                 SimResult {
                     sim,
                     steps,

@@ -279,6 +279,14 @@ fn co_simulate(
     let mut pairs = Vec::new();
     for s in [Simulator::Verilator, Simulator::Iverilog] {
         if vcd_sims.contains(&s) {
+            // The documented trace (qornn.valid, seq, step, x_j, h_i, y_k), each simulator's
+            // from the values its own testbench sampled; every signal must pair.
+            pairs.push((
+                format!("golden trace vs {s} trace: every documented signal on qornn.valid"),
+                vdir.join("golden.vcd"),
+                vdir.join(format!("{s}-trace.vcd")),
+                DiffOptions::default(),
+            ));
             pairs.push((
                 format!("rust-hdl RTL vs {s}: y_data, h_data, step_cycles on y_valid"),
                 rtl.clone(),
