@@ -194,13 +194,7 @@ pub fn cosimulate(
         let row = match sim {
             Simulator::Golden => {
                 if let Some(p) = vcd_path("golden") {
-                    qornn_sim::atomic::write_with(&p, |w| {
-                        qornn_sim::trace::write_vcd(w, model, seqs, &reference)
-                    })
-                    .map_err(|source| CosimError::Io {
-                        path: p.clone(),
-                        source,
-                    })?;
+                    write_trace_vcd(&p, model, seqs, &reference)?;
                 }
                 SimResult {
                     sim,
@@ -238,13 +232,7 @@ pub fn cosimulate(
                 // Beside the circuit dump, the trace VCD under the documented names, from the
                 // h_data and y_data this simulator's testbench sampled at each y_valid.
                 if let Some(p) = vcd_path(&format!("{name}-trace")) {
-                    qornn_sim::atomic::write_with(&p, |w| {
-                        qornn_sim::trace::write_vcd(w, model, seqs, &run.traces)
-                    })
-                    .map_err(|source| CosimError::Io {
-                        path: p.clone(),
-                        source,
-                    })?;
+                    write_trace_vcd(&p, model, seqs, &run.traces)?;
                 }
                 SimResult {
                     sim,
@@ -258,6 +246,22 @@ pub fn cosimulate(
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// Write `traces` as the documented trace VCD (`docs/traces.md`) at `path`, atomically.
+fn write_trace_vcd(
+    path: &Path,
+    model: &QuantizedModel,
+    seqs: &[Sequence],
+    traces: &[Trace],
+) -> Result<(), CosimError> {
+    qornn_sim::atomic::write_with(path, |w| {
+        qornn_sim::trace::write_vcd(w, model, seqs, traces)
+    })
+    .map_err(|source| CosimError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// The results as a Markdown table.
