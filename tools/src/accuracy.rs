@@ -243,14 +243,10 @@ pub struct CellResult {
     pub command: String,
 }
 
+/// The commit this binary was built from (`-dirty` with uncommitted changes), recorded by
+/// `build.rs`: the code that produced a result, whatever HEAD is when the run ends.
 fn git_commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    env!("QORNN_BUILD_COMMIT").to_string()
 }
 
 /// Train and evaluate one cell; its run folder (checkpoint, curves) is `runs/KEY/` under `dir`,
