@@ -9,12 +9,6 @@ use rust_hdl::prelude::*;
 /// The default top module name.
 pub const DEFAULT_TOP: &str = "qornn_core";
 
-/// Whether `name` can name a module: a plain Verilog identifier that is not a keyword
-/// (see [`ModuleName`]).
-pub fn valid_module_name(name: &str) -> bool {
-    name.parse::<ModuleName>().is_ok()
-}
-
 /// A Verilog expression for "counter `reg` (of `width` bits) is one below its last value
 /// `last`", the input of a registered end-of-count flag; a constant 0 when `last` is 0 (then
 /// the counter is always at its last value and the flag is loaded with 1 elsewhere).

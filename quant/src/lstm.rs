@@ -174,6 +174,30 @@ pub struct LstmWorkspace<R> {
     pub stats: Stats,
 }
 
+/// The bytes one forward + backward pass over `size` sequences of `steps` steps allocates: the
+/// buffers [`LstmWorkspace`] sizes in `prepare`, plus the batch's inputs and targets (every
+/// value `real_bytes`). Training checks this before allocating, as it does
+/// [`crate::bptt::pass_bytes`] for the ORNN.
+pub fn pass_bytes(s: &LstmShape, steps: usize, size: usize, real_bytes: usize) -> u64 {
+    use qornn_sim::memory::product;
+    let (n, k, m, d) = (s.n as u64, s.cols() as u64, s.m as u64, s.d as u64);
+    let (t, b, r) = (steps as u64, size as u64, real_bytes as u64);
+    let out_cols = match s.readout {
+        Readout::Every => product(&[t, b]),
+        Readout::Last => b,
+    };
+    let t1 = t.saturating_add(1);
+    let terms = [
+        product(&[m, t, b, r]),        // the batch's x
+        product(&[k, t1, b, r]),       // z = [h; x] per step
+        product(&[4, n, t, b, r]),     // the gates (then their gradients)
+        product(&[n, t1, b, r]),       // c_0 … c_T
+        product(&[n, t, b, r]),        // δ
+        product(&[3, d, out_cols, r]), // y, dy and the targets
+    ];
+    terms.iter().fold(0u64, |a, &x| a.saturating_add(x))
+}
+
 fn fit<R: Real>(v: &mut Vec<R>, len: usize) {
     if v.len() != len {
         v.clear();

@@ -473,6 +473,20 @@ impl Network {
     }
 }
 
+/// One optimiser update of parameter `idx` (`p += update(g)`), `update` reused as scratch.
+fn step_parameter(
+    optimizer: &mut Optimizer,
+    idx: usize,
+    g: &[f32],
+    lr: f64,
+    p: &mut [f32],
+    update: &mut Vec<f32>,
+) {
+    update.resize(g.len(), 0.0);
+    optimizer.update(idx, g, lr, update);
+    p.iter_mut().zip(update.iter()).for_each(|(x, &u)| *x += u);
+}
+
 impl Ornn {
     fn train_step(
         &mut self,
@@ -537,8 +551,7 @@ impl Ornn {
                 }
                 _ => {
                     let lr = if i == 0 { lr * cfg.ortho_lr_factor } else { lr };
-                    optimizer.update(i, g, lr, update);
-                    p.iter_mut().zip(update.iter()).for_each(|(x, &u)| *x += u);
+                    step_parameter(optimizer, i, g, lr, p, update);
                 }
             }
         }
@@ -577,9 +590,7 @@ impl Lstm {
             .zip(grads)
             .enumerate()
         {
-            update.resize(g.len(), 0.0);
-            optimizer.update(i, g, lr, update);
-            p.iter_mut().zip(update.iter()).for_each(|(x, &u)| *x += u);
+            step_parameter(optimizer, i, g, lr, p, update);
         }
         Ok(stats)
     }
@@ -899,24 +910,24 @@ fn eval_chunk(steps: usize, n: usize) -> usize {
 /// Refuse a run whose training batch or evaluation chunk would not fit in memory, before any
 /// of it is allocated; the message names the options that set the size.
 fn check_memory(config: &TrainConfig, task: &Task) -> Result<(), TrainError> {
-    let mut shape = config.model_config(task).shape;
-    if config.method == Method::Lstm {
-        // An LSTM keeps its gates too: about (6n + m)·T·B values against the ORNN's (2n + m).
-        shape.n *= 3;
-    }
-    let shape = &shape;
     let steps = task.steps();
+    let n = config.hidden;
+    // Each network's own buffers: the LSTM keeps its four gates per step as well.
+    let bytes = |size: usize| match config.method {
+        Method::Lstm => lstm::pass_bytes(&config.lstm_shape(task), steps, size, 4),
+        _ => pass_bytes(&config.model_config(task).shape, steps, size, 4),
+    };
     let threads = config.threads.max(1) as u64;
-    let train = pass_bytes(shape, steps, config.batch, 4);
-    let eval = pass_bytes(shape, steps, eval_chunk(steps, shape.n), 4);
+    let train = bytes(config.batch);
+    let eval = bytes(eval_chunk(steps, n));
     // Each thread's workspace holds its share; the gradients are small beside the states.
     let needed = train
         .max(eval)
-        .saturating_add(threads * 4 * (shape.n * shape.n) as u64);
+        .saturating_add(threads * 16 * (n * n) as u64);
     qornn_sim::memory::check(
         &format!(
-            "training n = {} on {} sequences of {steps} steps",
-            shape.n, config.batch
+            "training {} n = {n} on {} sequences of {steps} steps",
+            config.method, config.batch
         ),
         needed,
         "lower --batch, the sequence length (--delay, --length) or --hidden",

@@ -11,24 +11,31 @@ use qornn_quant::quantize::WeightBits;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-fn batch(s: &NetShape, steps: usize, size: usize, seed: u64) -> Batch {
+/// A batch of random inputs in [−1, 1) and random targets (labels, with −1 for "not scored",
+/// or values) for a network of `m` inputs and `d` outputs; shared with the LSTM's checks.
+pub(crate) fn random_batch(
+    (m, d): (usize, usize),
+    readout: Readout,
+    loss: LossKind,
+    steps: usize,
+    size: usize,
+    seed: u64,
+) -> Batch {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let x = (0..size * steps * s.m)
+    let x = (0..size * steps * m)
         .map(|_| rng.random_range(-1.0f32..1.0))
         .collect();
-    let outs = match s.readout {
+    let outs = match readout {
         Readout::Every => size * steps,
         Readout::Last => size,
     };
-    let targets = match s.loss {
+    let targets = match loss {
         LossKind::CrossEntropy => Targets::Classes {
-            labels: (0..outs)
-                .map(|_| rng.random_range(-1..s.d as i32))
-                .collect(),
+            labels: (0..outs).map(|_| rng.random_range(-1..d as i32)).collect(),
             score_from: 0,
         },
         LossKind::Mse => Targets::Values(
-            (0..outs * s.d)
+            (0..outs * d)
                 .map(|_| rng.random_range(-1.0f32..1.0))
                 .collect(),
         ),
@@ -36,10 +43,14 @@ fn batch(s: &NetShape, steps: usize, size: usize, seed: u64) -> Batch {
     Batch {
         steps,
         size,
-        width: s.m,
+        width: m,
         x,
         targets,
     }
+}
+
+fn batch(s: &NetShape, steps: usize, size: usize, seed: u64) -> Batch {
+    random_batch((s.m, s.d), s.readout, s.loss, steps, size, seed)
 }
 
 fn model(s: NetShape, ortho: Ortho, bits: WeightBits, seed: u64) -> Model<f64> {

@@ -6,40 +6,13 @@
 //! cell carry dropped (`dc_{t−1} = dc_t` instead of `dc_t ⊙ f`) the first entry of dW is off by
 //! 40× the tolerance, with the output gate's tanh(c_t) factor dropped by 300×.
 
-use qornn_quant::bptt::{Batch, LossKind, Readout, Targets};
+use qornn_quant::bptt::{Batch, LossKind, Readout};
 use qornn_quant::lstm::{LstmEngine, LstmModel, LstmParams, LstmShape};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn batch(s: &LstmShape, steps: usize, size: usize, seed: u64) -> Batch {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let x = (0..size * steps * s.m)
-        .map(|_| rng.random_range(-1.0f32..1.0))
-        .collect();
-    let outs = match s.readout {
-        Readout::Every => size * steps,
-        Readout::Last => size,
-    };
-    let targets = match s.loss {
-        LossKind::CrossEntropy => Targets::Classes {
-            labels: (0..outs)
-                .map(|_| rng.random_range(-1..s.d as i32))
-                .collect(),
-            score_from: 0,
-        },
-        LossKind::Mse => Targets::Values(
-            (0..outs * s.d)
-                .map(|_| rng.random_range(-1.0f32..1.0))
-                .collect(),
-        ),
-    };
-    Batch {
-        steps,
-        size,
-        width: s.m,
-        x,
-        targets,
-    }
+    super::gradients::random_batch((s.m, s.d), s.readout, s.loss, steps, size, seed)
 }
 
 fn model(s: LstmShape, seed: u64) -> LstmModel<f64> {

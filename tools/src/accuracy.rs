@@ -386,24 +386,14 @@ pub fn run_shard(
 
 /// Every result file of `dir`, checked.
 pub fn load_results(dir: &Path) -> Result<Vec<CellResult>, AccuracyError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| AccuracyError::Io {
-        path: dir.to_owned(),
-        source,
-    })?;
+    let files = crate::report::json_files(dir)
+        .map_err(|(path, source)| AccuracyError::Io { path, source })?;
     let mut out = Vec::new();
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.extension().is_none_or(|x| x != "json") {
-            continue;
-        }
+    for (path, text) in files {
         let bad = |problem: String| AccuracyError::Result {
             path: path.clone(),
             problem,
         };
-        let text = std::fs::read_to_string(&path).map_err(|source| AccuracyError::Io {
-            path: path.clone(),
-            source,
-        })?;
         let r: CellResult = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
         if path.file_stem().and_then(|s| s.to_str()) != Some(r.cell.key().as_str()) {
             return Err(bad(format!("it holds cell {}", r.cell.key())));

@@ -135,6 +135,22 @@ pub fn write_report<T: Serialize>(
     Ok(out)
 }
 
+/// The text of every `.json` file directly in `dir`, by path: the result files of a sweep or
+/// an accuracy grid, one per point or cell. An error names the folder or file it is about.
+pub fn json_files(dir: &Path) -> Result<Vec<(PathBuf, String)>, (PathBuf, std::io::Error)> {
+    let entries = std::fs::read_dir(dir).map_err(|e| (dir.to_owned(), e))?;
+    let mut out = Vec::new();
+    for e in entries {
+        let path = e.map_err(|e| (dir.to_owned(), e))?.path();
+        if path.extension().is_some_and(|x| x == "json") {
+            let text = std::fs::read_to_string(&path).map_err(|e| (path.clone(), e))?;
+            out.push((path, text));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// A number with a thousands separator, for people: 1234567 → "1 234 567".
 pub fn grouped(v: u64) -> String {
     let s = v.to_string();

@@ -44,9 +44,9 @@ impl Simulator {
         }
     }
 
-    /// Whether every program it needs is installed.
-    pub fn available(self) -> bool {
-        self.programs().iter().all(|p| external::find(p).is_ok())
+    /// The first program it needs that is not installed, if any.
+    pub fn missing_tool(self) -> Option<ToolError> {
+        self.programs().iter().find_map(|p| external::find(p).err())
     }
 }
 
@@ -108,8 +108,8 @@ pub fn check_request(sims: &[Simulator], steps: usize) -> Result<(), RequestErro
         return Err(RequestError::NoSteps);
     }
     for &sim in sims {
-        for p in sim.programs() {
-            external::find(p).map_err(|source| RequestError::Missing { sim, source })?;
+        if let Some(source) = sim.missing_tool() {
+            return Err(RequestError::Missing { sim, source });
         }
     }
     Ok(())

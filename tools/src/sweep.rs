@@ -170,20 +170,10 @@ pub fn save_result(dir: &Path, r: &PointResult) -> Result<(), SweepError> {
 /// Read every point result of a sweep folder (from any number of shards), sorted by key.
 pub fn load_results(dir: &Path) -> Result<Vec<PointResult>, SweepError> {
     let points = dir.join("points");
-    let entries = std::fs::read_dir(&points).map_err(|source| SweepError::Io {
-        path: points.clone(),
-        source,
-    })?;
+    let files = crate::report::json_files(&points)
+        .map_err(|(path, source)| SweepError::Io { path, source })?;
     let mut out = Vec::new();
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.extension().is_none_or(|x| x != "json") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).map_err(|source| SweepError::Io {
-            path: path.clone(),
-            source,
-        })?;
+    for (path, text) in files {
         let r: PointResult = serde_json::from_str(&text).map_err(|e| SweepError::Point {
             path: path.clone(),
             problem: e.to_string(),

@@ -207,11 +207,7 @@ fn co_simulate(
         (Simulator::Verilator, hw.verilator_sequences),
         (Simulator::Iverilog, hw.iverilog_sequences),
     ] {
-        let missing = sim
-            .programs()
-            .iter()
-            .find_map(|p| crate::external::find(p).err());
-        match missing {
+        match sim.missing_tool() {
             None => {
                 installed.push(sim);
                 if count > 0 {
