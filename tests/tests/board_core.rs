@@ -8,7 +8,7 @@ use qornn_sim::{Bits, Golden, Shape};
 use qornn_tests::{require_tool, run_uart_testbench};
 use qornn_tools::board::{
     board_top_verilog, bytes_for, decode_outputs, encode_sequence, uart_testbench_verilog,
-    uart_verilog, CorePorts,
+    uart_verilog, CorePorts, Link,
 };
 
 #[test]
@@ -53,7 +53,7 @@ fn the_board_top_answers_with_the_golden_outputs() {
             "{}\n{}\n{}\n{}",
             verilog::emit(&model, &opts, "core").unwrap(),
             uart_verilog(),
-            board_top_verilog(&ports, "board_top", io, cpb),
+            board_top_verilog(&ports, "board_top", io, &Link::for_simulation(cpb)),
             uart_testbench_verilog(
                 "board_top",
                 io,

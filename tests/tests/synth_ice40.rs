@@ -138,7 +138,15 @@ fn a_model_core_builds_for_the_icebreaker() {
     ));
     let icebreaker = board("icebreaker").unwrap();
     let opts = qornn_hdl::CoreOptions::new(4);
-    let (text, cfg) = board_design(&model, &opts, Some(icebreaker), "qornn_top").unwrap();
+    let design = board_design(
+        &model,
+        &opts,
+        Some(icebreaker),
+        "qornn_top",
+        Default::default(),
+    )
+    .unwrap();
+    let (text, cfg) = (design.verilog, design.cfg);
     let dir = tempfile::tempdir().unwrap();
     let v = dir.path().join("top.v");
     std::fs::write(&v, text).unwrap();

@@ -37,6 +37,9 @@ enum Command {
     Golden(cmd::golden::GoldenArgs),
     /// Compare two VCD files from different simulators: equal, or the first difference.
     VcdDiff(cmd::vcd_diff::VcdDiffArgs),
+    /// Run sequences on a board (or a simulated one) and check them against the golden model.
+    #[command(subcommand)]
+    Board(cmd::board::BoardCommand),
     /// Synthesise, place and route, and pack a bitstream (iCE40 UP5K, ECP5).
     Synth(cmd::synth::SynthArgs),
     /// Emit the systolic recurrent core for a model as one self-contained Verilog file.
@@ -66,6 +69,7 @@ fn main() -> std::process::ExitCode {
         Command::Golden(a) => cmd::golden::run(a),
         Command::VcdDiff(a) => cmd::vcd_diff::run(a),
         Command::Synth(a) => cmd::synth::run(a),
+        Command::Board(c) => cmd::board::run(c),
         Command::Verilog(a) => cmd::verilog::run(a),
         Command::HdlSim(a) => cmd::hdl_sim::run(a),
         Command::Cosim(a) => cmd::cosim::run(a),

@@ -391,7 +391,15 @@ fn run_point(config: &FlowConfig, p: &Point, dir: &Path) -> Result<PointResult, 
         lanes: p.lanes,
         multipliers: config.hardware.multipliers.parse().map_err(PointError)?,
     };
-    let (text, cfg) = board_design(&model, &opts, None, crate::board::BOARD_TOP)?;
+    let design = board_design(
+        &model,
+        &opts,
+        None,
+        crate::board::BOARD_TOP,
+        Default::default(),
+    )
+    .map_err(|e| PointError(e.to_string()))?;
+    let (text, cfg) = (design.verilog, design.cfg);
     let work = dir.join("synth").join(p.key());
     std::fs::create_dir_all(&work)?;
     let v = work.join("top.v");

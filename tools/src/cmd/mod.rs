@@ -2,6 +2,7 @@
 
 pub mod accuracy;
 pub mod bench;
+pub mod board;
 pub mod cosim;
 pub mod eval;
 pub mod export;

@@ -5,7 +5,7 @@ use clap::Args;
 use qornn_hdl::name::ModuleName;
 use qornn_hdl::{CoreOptions, Multipliers};
 use qornn_sim::QuantizedModel;
-use qornn_tools::board::{board, board_design, BOARDS};
+use qornn_tools::board::{board, board_design, LinkOptions, BOARDS};
 use qornn_tools::report::write_report;
 use qornn_tools::synth::{synthesize, CoreFacts, SynthOptions, Target};
 use std::path::PathBuf;
@@ -35,6 +35,9 @@ pub struct SynthArgs {
     /// A board: its pins, clock and FPGA (with --model).
     #[arg(long, requires = "model")]
     board: Option<String>,
+    /// UART line rate of the board top (with --model; up to clock / 4: 3000000 at 12 MHz).
+    #[arg(long, default_value_t = qornn_tools::board::BAUD, requires = "model")]
+    baud: u32,
     /// Build this Verilog design as it is instead.
     #[arg(long, requires = "top")]
     verilog: Option<PathBuf>,
@@ -122,7 +125,12 @@ pub fn run(a: SynthArgs) -> Result<ExitCode> {
                 .top
                 .clone()
                 .unwrap_or_else(qornn_tools::board::default_top);
-            let (text, cfg) = board_design(&model, &opts, board, top.as_str())?;
+            let link = LinkOptions {
+                baud: a.baud,
+                ..Default::default()
+            };
+            let design = board_design(&model, &opts, board, top.as_str(), link)?;
+            let (text, cfg) = (design.verilog, design.cfg);
             let file = a.out.join("top.v");
             qornn_sim::atomic::write(&file, text.as_bytes())?;
             let facts = CoreFacts {

@@ -12,7 +12,7 @@ mod runners;
 mod testbench;
 
 pub use protocol::stimulus_memh;
-pub use runners::{run_iverilog, run_verilator};
+pub use runners::{run_iverilog, run_verilator, verilator_build, VerilatorBuild};
 
 use crate::board::CorePorts;
 use crate::external::ToolError;

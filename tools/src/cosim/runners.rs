@@ -72,8 +72,9 @@ pub(super) fn cached_build(entry: &Path, exe: &Path) -> Result<bool, String> {
 /// Build the Verilator model of `dut` into the cache folder `entry`: in a temporary folder
 /// beside it, renamed into place only once the executable and its stamp are complete, so an
 /// interrupted build never leaves an entry that later runs trust. Returns the build time.
-pub(super) fn build_verilator(
-    dut: &Dut,
+fn build_verilator(
+    verilog: &str,
+    top: &str,
     harness: &str,
     entry: &Path,
     exe_name: &str,
@@ -88,7 +89,7 @@ pub(super) fn build_verilator(
     qornn_sim::atomic::remove_stale_temporaries(cache);
     let tmp = qornn_sim::atomic::temporary_beside(entry).map_err(io(entry))?;
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-    write(&tmp.join("design.v"), &dut.verilog)?;
+    write(&tmp.join("design.v"), verilog)?;
     write(&tmp.join("harness.cpp"), harness)?;
     let args: Vec<String> = [
         "--cc",
@@ -110,11 +111,7 @@ pub(super) fn build_verilator(
     ]
     .iter()
     .map(|s| s.to_string())
-    .chain([
-        dut.ports.module.clone(),
-        "design.v".into(),
-        "harness.cpp".into(),
-    ])
+    .chain([top.to_string(), "design.v".into(), "harness.cpp".into()])
     .collect();
     // A failed build keeps its temporary folder, so that the log it names can be read; the
     // next build into this cache removes it once this process is gone.
@@ -148,25 +145,33 @@ pub(super) fn build_verilator(
     Ok(took)
 }
 
-/// Run the sequences under Verilator. `cache` holds the builds (one folder per design hash);
-/// `work` gets the stimulus, the outputs and, with `vcd`, the trace.
-pub fn run_verilator(
-    dut: &Dut,
-    seqs: &[Sequence],
+/// A Verilator executable from the build cache.
+#[derive(Debug, Clone)]
+pub struct VerilatorBuild {
+    /// The executable.
+    pub exe: std::path::PathBuf,
+    /// Its cache folder (delete it to force a rebuild).
+    pub entry: std::path::PathBuf,
+    /// How long building it took (zero when it came from the cache).
+    pub build_time: Duration,
+}
+
+/// The Verilator executable of `verilog` (top module `top`) with the C++ `harness`, from the
+/// build cache under `cache` (one folder per hash of the design, the harness and the
+/// Verilator version), built there first if it is missing or damaged.
+pub fn verilator_build(
+    verilog: &str,
+    top: &str,
+    harness: &str,
     cache: &Path,
-    work: &Path,
-    vcd: Option<&Path>,
-) -> Result<CosimRun, CosimError> {
-    // The simulator runs in `work`: every path it is given must not depend on our directory.
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
-    let (cache, work) = (&absolute(cache), &absolute(work));
-    let harness = verilator_harness(dut);
+) -> Result<VerilatorBuild, CosimError> {
+    let cache = &std::path::absolute(cache).unwrap_or_else(|_| cache.to_owned());
     let version = verilator_version()?;
     let build = cache.join(format!(
         "verilator-{}",
-        hash_of(&[&dut.verilog, &harness, &version])
+        hash_of(&[verilog, harness, &version])
     ));
-    let exe_name = format!("V{}", dut.ports.module);
+    let exe_name = format!("V{top}");
     let exe = build.join("obj_dir").join(&exe_name);
     // Errors about the cache say which folder to delete to clear it.
     let in_cache = |e: CosimError| match e {
@@ -192,8 +197,30 @@ pub fn run_verilator(
         }
     };
     if !usable {
-        build_time = build_verilator(dut, &harness, &build, &exe_name).map_err(in_cache)?;
+        build_time = build_verilator(verilog, top, harness, &build, &exe_name).map_err(in_cache)?;
     }
+    Ok(VerilatorBuild {
+        exe,
+        entry: build,
+        build_time,
+    })
+}
+
+/// Run the sequences under Verilator. `cache` holds the builds (one folder per design hash);
+/// `work` gets the stimulus, the outputs and, with `vcd`, the trace.
+pub fn run_verilator(
+    dut: &Dut,
+    seqs: &[Sequence],
+    cache: &Path,
+    work: &Path,
+    vcd: Option<&Path>,
+) -> Result<CosimRun, CosimError> {
+    // The simulator runs in `work`: every path it is given must not depend on our directory.
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+    let (cache, work) = (&absolute(cache), &absolute(work));
+    let harness = verilator_harness(dut);
+    let built = verilator_build(&dut.verilog, &dut.ports.module, &harness, cache)?;
+    let (exe, build, build_time) = (built.exe, built.entry, built.build_time);
     std::fs::create_dir_all(work).map_err(|source| CosimError::Io {
         path: work.to_owned(),
         source,

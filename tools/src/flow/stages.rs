@@ -390,9 +390,15 @@ fn synthesise(
         let mut points = Vec::new();
         for &p in &lanes {
             let opts = config.core_options(p)?;
-            let (text, cfg) =
-                crate::board::board_design(model, &opts, None, crate::board::BOARD_TOP)
-                    .map_err(|e| stage_err("synthesise")(e.to_string()))?;
+            let design = crate::board::board_design(
+                model,
+                &opts,
+                None,
+                crate::board::BOARD_TOP,
+                Default::default(),
+            )
+            .map_err(|e| stage_err("synthesise")(e.to_string()))?;
+            let (text, cfg) = (design.verilog, design.cfg);
             let dir = out
                 .join("synth")
                 .join(format!("{}-{p}lanes", target.name()));

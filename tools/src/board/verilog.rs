@@ -1,0 +1,475 @@
+//! The board top's Verilog: the 8N1 UART, a byte FIFO, the frame parser that feeds the core,
+//! and the sender that answers (credits, outputs, status, identity, timer). The protocol is
+//! `docs/board.md`; [`super::protocol`] holds its constants, which this text spells as hex.
+
+use super::protocol::{bytes_for, IDENTITY_BYTES};
+use super::CorePorts;
+use std::fmt::Write;
+
+/// How the board top talks: line rate, FIFO, silence timeout and the identity it reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// Clock cycles per UART bit (≥ 4).
+    pub clocks_per_bit: u32,
+    /// Bytes of the receive FIFO (a power of two; 512 is one iCE40 block RAM).
+    pub fifo_bytes: usize,
+    /// Cycles of silence mid-frame after which the board abandons the frame.
+    pub idle_cycles: u32,
+    /// The identity block the board sends on `I`.
+    pub identity: [u8; IDENTITY_BYTES],
+}
+
+impl Link {
+    /// The default FIFO: one iCE40 block RAM (512 × 8).
+    pub const FIFO_BYTES: usize = 512;
+
+    /// A link at `clocks_per_bit` with the default FIFO, a silence timeout of 64 bytes' time
+    /// (for simulations) and an identity of zeros; boards use [`super::board_design`].
+    pub fn for_simulation(clocks_per_bit: u32) -> Link {
+        Link {
+            clocks_per_bit,
+            fifo_bytes: Self::FIFO_BYTES,
+            idle_cycles: 640 * clocks_per_bit,
+            identity: [0; IDENTITY_BYTES],
+        }
+    }
+}
+
+/// The UART receiver and transmitter modules (8N1, `CLKS_PER_BIT` parameter, ≥ 4).
+pub fn uart_verilog() -> &'static str {
+    r#"// 8N1 UART receiver: waits for the start bit, then samples each bit in its middle, one byte
+// per `valid` pulse; a stop bit that is not high (a framing error) drops the byte. Works down
+// to 4 clocks per bit (3 Mbaud at 12 MHz).
+module qornn_uart_rx #(parameter CLKS_PER_BIT = 104) (
+  input clock, input reset, input rx,
+  output reg valid, output reg [7:0] data
+);
+  localparam CW = $clog2(CLKS_PER_BIT * 2) + 1;
+  reg [1:0] sync = 2'b11;
+  reg [CW-1:0] count = 0;
+  reg [3:0] bits = 0;   // data bits taken; 8: the stop bit is next
+  reg busy = 0;
+  always @(posedge clock) begin
+    sync <= {sync[0], rx};
+    valid <= 1'b0;
+    if (reset) begin
+      busy <= 0; bits <= 0; count <= 0;
+    end else if (!busy) begin
+      // The start edge is seen two cycles late (the synchroniser): the first sample is due
+      // one and a half bits after it.
+      if (sync[1] == 1'b0) begin busy <= 1; bits <= 0; count <= CLKS_PER_BIT + CLKS_PER_BIT / 2 - 1; end
+    end else if (count != 0) begin
+      count <= count - 1;
+    end else if (bits == 4'd8) begin
+      busy <= 0;
+      if (sync[1] == 1'b1) valid <= 1'b1;
+    end else begin
+      data <= {sync[1], data[7:1]};
+      bits <= bits + 4'd1;
+      count <= CLKS_PER_BIT - 1;
+    end
+  end
+endmodule
+
+// 8N1 UART transmitter: `start` with `data` when `busy` is low. The frame is a shift register
+// and the end of a bit is a registered flag, so no wide compare or mux is on the clock's path.
+module qornn_uart_tx #(parameter CLKS_PER_BIT = 104) (
+  input clock, input reset, input start, input [7:0] data,
+  output reg tx, output busy
+);
+  localparam CW = $clog2(CLKS_PER_BIT) + 1;
+  reg [CW-1:0] count = 0;
+  reg tick = 0;
+  reg [3:0] bits_left = 0;
+  reg [9:0] frame = 10'h3ff;
+  reg active = 0;
+  assign busy = active;
+  initial tx = 1'b1;
+  always @(posedge clock) begin
+    if (reset) begin
+      active <= 0; tx <= 1'b1; count <= 0; tick <= 0;
+    end else if (!active) begin
+      tx <= 1'b1;
+      if (start) begin
+        frame <= {1'b1, data, 1'b0};
+        active <= 1; count <= 0; tick <= 0; bits_left <= 4'd10;
+      end
+    end else begin
+      tx <= frame[0];
+      tick <= (count == CLKS_PER_BIT - 2);
+      if (tick) begin
+        count <= 0;
+        frame <= {1'b1, frame[9:1]};
+        if (bits_left == 4'd1) active <= 0;
+        bits_left <= bits_left - 4'd1;
+      end else count <= count + 1;
+    end
+  end
+endmodule
+"#
+}
+
+/// The identity block as a case table on `snd_idx`.
+fn identity_rom(identity: &[u8; IDENTITY_BYTES]) -> String {
+    let mut s = String::new();
+    for (i, b) in identity.iter().enumerate() {
+        let _ = writeln!(s, "      {i}: id_byte = 8'h{b:02x};");
+    }
+    s
+}
+
+/// The board top: UART in, FIFO, frames into x_t, the core, answers framed back out.
+pub fn board_top_verilog(
+    core: &CorePorts,
+    top: &str,
+    ports: (&str, &str, &str),
+    link: &Link,
+) -> String {
+    let (clk, rx, tx) = ports;
+    let xb = bytes_for(core.input_bits);
+    let yb = bytes_for(core.output_bits);
+    let x_bytes = core.inputs * xb;
+    let y_bytes = core.outputs * yb;
+    let (m, kx, d, ky) = (core.inputs, core.input_bits, core.outputs, core.output_bits);
+    let aw = link.fifo_bytes.max(2).next_power_of_two().trailing_zeros();
+    let idle_w = 32 - link.idle_cycles.max(1).leading_zeros() + 1;
+    let mut v = String::new();
+    let _ = write!(
+        v,
+        r#"// qornn board top, protocol v2 (docs/board.md): the core behind a UART byte stream.
+module {top} (input {clk}, input {rx}, output {tx});
+  // Power-on reset: 16 cycles. `soft_reset` resets the core and the framing after an abandoned frame.
+  reg [4:0] por = 0;
+  wire reset = !por[4];
+  always @(posedge {clk}) if (!por[4]) por <= por + 1;
+  reg [2:0] soft_reset = 0;
+  wire core_reset = reset || soft_reset != 0;
+
+  wire rx_valid; wire [7:0] rx_data;
+  qornn_uart_rx #(.CLKS_PER_BIT({cpb})) uart_rx (.clock({clk}), .reset(reset), .rx({rx}), .valid(rx_valid), .data(rx_data));
+  reg tx_start = 0; reg [7:0] tx_data = 0; wire tx_busy;
+  qornn_uart_tx #(.CLKS_PER_BIT({cpb})) uart_tx (.clock({clk}), .reset(reset), .start(tx_start), .data(tx_data), .tx({tx}), .busy(tx_busy));
+
+  // The receive FIFO ({fifo} bytes, one block RAM): bytes wait here while the core works.
+  reg [7:0] fifo [0:{fifo_last}];
+  reg [{aw}:0] wr_ptr = 0, rd_ptr = 0;
+  wire fifo_empty = wr_ptr == rd_ptr;
+  wire fifo_full = wr_ptr[{aw1}:0] == rd_ptr[{aw1}:0] && wr_ptr[{aw}] != rd_ptr[{aw}];
+  wire fifo_we = rx_valid && !fifo_full;
+  always @(posedge {clk}) if (fifo_we) fifo[wr_ptr[{aw1}:0]] <= rx_data;
+  reg [7:0] rd_data = 0;
+  reg rd_valid = 0;
+
+  // Parser: a command, then (frames) the step count, the steps and the checksum.
+  localparam P_CMD = 2'd0, P_LEN = 2'd1, P_PAY = 2'd2, P_CHK = 2'd3;
+  localparam M_STEP = 2'd0, M_LAST = 2'd1, M_ALL = 2'd2;
+  reg [1:0] pstate = P_CMD;
+  reg [1:0] mode = M_STEP;
+  reg [1:0] len_idx = 0;
+  reg [31:0] frame_len = 0;    // steps in the frame
+  reg [31:0] steps_left = 0;   // steps still to assemble
+  reg [15:0] byte_idx = 0;
+  reg [7:0] sum = 0;
+  reg start_next = 0;          // the next assembled step begins a sequence
+  reg [{xw}:0] x_shift = 0;    // the step being assembled, low byte first
+  reg have_step = 0, step_start = 0;
+  wire want_byte = !(pstate == P_PAY && have_step);
+  wire fifo_re = !fifo_empty && !rd_valid && want_byte && soft_reset == 0;
+  always @(posedge {clk}) if (fifo_re) rd_data <= fifo[rd_ptr[{aw1}:0]];
+
+  // The step the core sees: element j in bits [j*{kx} +: {kx}].
+  reg [{xw}:0] x_hold = 0;
+  reg x_valid = 0, x_start = 0;
+  wire x_ready;
+  wire [{xcore}:0] x_data;
+  genvar j;
+  generate for (j = 0; j < {m}; j = j + 1) begin : unpack_x
+    assign x_data[j*{kx} +: {kx}] = x_hold[j*{xb8} +: {kx}];
+  end endgenerate
+
+  wire y_valid; wire [{ycore}:0] y_data;
+  reg y_ready = 0;
+  {module} core (
+    .{c_clock}({clk}), .{c_reset}(core_reset),
+    .{c_x_valid}(x_valid), .{c_x_ready}(x_ready), .{c_x_data}(x_data), .{c_x_start}(x_start),
+    .{c_y_valid}(y_valid), .{c_y_ready}(y_ready), .{c_y_data}(y_data)
+  );
+  // y_t as sent: each output sign-extended to {yb} bytes.
+  wire [{yw}:0] y_wide;
+  genvar k;
+  generate for (k = 0; k < {d}; k = k + 1) begin : pack_y
+    assign y_wide[k*{yb8} +: {yb8}] = {y_ext};
+  end endgenerate
+
+  // Answers waiting to be sent.
+  reg [15:0] credits = 0;      // steps taken by the core, not yet reported (last-output frames)
+  reg [{yw}:0] y_buf = 0;
+  reg y_full = 0, y_final = 0; // a y_t to send; it is the frame's last
+  reg [31:0] y_seen = 0;
+  reg chk_done = 0, chk_ok = 0, status_due = 0, final_sent = 0;
+  reg [7:0] status_code = 0;
+  reg abort_due = 0;
+  reg [7:0] abort_code = 0;
+  reg id_due = 0, timer_due = 0;
+  reg [47:0] cycles = 0;
+  reg [47:0] timer_shift = 0;
+  reg [{idle_w}:0] idle = 0;
+
+  // The sender: one answer at a time, byte by byte.
+  localparam K_NONE = 3'd0, K_ABORT = 3'd1, K_CREDIT = 3'd2, K_ID = 3'd3, K_TIMER = 3'd4, K_Y = 3'd5, K_STATUS = 3'd6;
+  reg [2:0] snd_kind = K_NONE;
+  reg [15:0] snd_idx = 0, snd_len = 0;
+  reg [7:0] id_byte;
+  always @* begin
+    case (snd_idx)
+{id_rom}      default: id_byte = 8'h00;
+    endcase
+  end
+  reg [7:0] snd_byte;
+  always @* begin
+    case (snd_kind)
+      K_ABORT: snd_byte = snd_idx == 0 ? 8'h21 : abort_code;
+      K_CREDIT: snd_byte = 8'h2e;
+      K_ID: snd_byte = id_byte;
+      K_TIMER: snd_byte = timer_shift[7:0];
+      K_Y: snd_byte = y_buf[7:0];
+      K_STATUS: snd_byte = snd_idx == 0 ? (status_code == 0 ? 8'h3d : 8'h21) : status_code;
+      default: snd_byte = 8'h00;
+    endcase
+  end
+  wire credit_take = snd_kind == K_NONE && !abort_due && credits != 0;
+  wire credit_give = x_valid && x_ready && mode == M_LAST;
+
+  always @(posedge {clk}) begin
+    cycles <= cycles + 1;
+    tx_start <= 0;
+    y_ready <= 0;
+    rd_valid <= fifo_re;
+    if (soft_reset != 0) soft_reset <= soft_reset - 1;
+    if (fifo_we) wr_ptr <= wr_ptr + 1;
+    if (fifo_re) rd_ptr <= rd_ptr + 1;
+    credits <= credits + credit_give - credit_take;
+    if (reset) begin
+      pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; final_sent <= 0;
+      chk_done <= 0; status_due <= 0; abort_due <= 0; id_due <= 0; timer_due <= 0;
+      snd_kind <= K_NONE; snd_idx <= 0; credits <= 0; idle <= 0; rd_valid <= 0;
+      wr_ptr <= 0; rd_ptr <= 0;
+    end else if (idle == {idle} || (rx_valid && fifo_full)) begin
+      // A frame stopped arriving (a byte was lost) or overran the FIFO: drop it and what is
+      // queued, reset the core, and say so.
+      pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; final_sent <= 0;
+      chk_done <= 0; status_due <= 0; credits <= 0; idle <= 0; rd_valid <= 0;
+      snd_kind <= K_NONE; snd_idx <= 0;
+      rd_ptr <= wr_ptr;
+      soft_reset <= 3'd4;
+      abort_due <= 1; abort_code <= idle == {idle} ? 8'd2 : 8'd4;
+    end else begin
+      // Silence while a frame is incomplete and nothing is queued.
+      if (pstate != P_CMD && fifo_empty && !rd_valid && !(pstate == P_PAY && have_step) && !rx_valid)
+        idle <= idle + 1;
+      else
+        idle <= 0;
+
+      if (rd_valid) case (pstate)
+        P_CMD: case (rd_data)
+          8'h53, 8'h58: begin // S, X: one step, answered by y_t (v1)
+            mode <= M_STEP; pstate <= P_PAY; steps_left <= 1; frame_len <= 1; byte_idx <= 0;
+            start_next <= rd_data == 8'h53; y_seen <= 0;
+          end
+          8'h4c, 8'h41: begin // L, A: a frame
+            mode <= rd_data == 8'h4c ? M_LAST : M_ALL; pstate <= P_LEN; len_idx <= 0; sum <= 0;
+            start_next <= 1; y_seen <= 0; chk_done <= 0;
+          end
+          8'h49: id_due <= 1;                                   // I
+          8'h54: begin timer_due <= 1; timer_shift <= cycles; end // T
+          default: ;                                            // anything else is ignored
+        endcase
+        P_LEN: begin
+          frame_len <= {{rd_data, frame_len[31:8]}};
+          steps_left <= {{rd_data, frame_len[31:8]}};
+          sum <= sum + rd_data;
+          len_idx <= len_idx + 1;
+          byte_idx <= 0;
+          if (len_idx == 2'd3) pstate <= {{rd_data, frame_len[31:8]}} == 0 ? P_CHK : P_PAY;
+        end
+        P_PAY: begin
+          {x_shift} // bytes arrive low first: a shift, not a decoder
+          sum <= sum + rd_data;
+          if (byte_idx == {x_last}) begin
+            byte_idx <= 0;
+            have_step <= 1; step_start <= start_next; start_next <= 0;
+            steps_left <= steps_left - 1;
+            if (steps_left == 1) pstate <= mode == M_STEP ? P_CMD : P_CHK;
+          end else byte_idx <= byte_idx + 1;
+        end
+        P_CHK: begin
+          pstate <= P_CMD;
+          chk_done <= 1;
+          chk_ok <= rd_data == sum;
+          if (frame_len == 0) begin status_due <= 1; status_code <= 8'd3; end
+        end
+      endcase
+
+      // Hand the assembled step to the core.
+      if (x_valid && x_ready) x_valid <= 0;
+      else if (have_step && !x_valid) begin
+        x_hold <= x_shift; x_start <= step_start; x_valid <= 1; have_step <= 0;
+      end
+
+      // Take y_t from the core: kept to send, or (last-output frames, not the last step) let go.
+      if (y_valid && !y_ready && !y_full) begin
+        y_ready <= 1;
+        y_seen <= y_seen + 1;
+        if (mode != M_LAST || y_seen + 1 == frame_len) begin
+          y_buf <= y_wide; y_full <= 1; y_final <= mode != M_STEP && y_seen + 1 == frame_len;
+        end
+      end
+
+      // The frame's status follows its last y_t and its checksum, whichever comes later.
+      if (final_sent && chk_done) begin
+        final_sent <= 0; chk_done <= 0; status_due <= 1; status_code <= chk_ok ? 8'd0 : 8'd1;
+      end
+
+      // Choose the next answer; then send it byte by byte.
+      if (snd_kind == K_NONE) begin
+        snd_idx <= 0;
+        if (abort_due) begin snd_kind <= K_ABORT; snd_len <= 2; abort_due <= 0; end
+        else if (credits != 0) begin snd_kind <= K_CREDIT; snd_len <= 1; end
+        else if (id_due) begin snd_kind <= K_ID; snd_len <= {id_len}; id_due <= 0; end
+        else if (timer_due) begin snd_kind <= K_TIMER; snd_len <= {timer_len}; timer_due <= 0; end
+        else if (y_full) begin snd_kind <= K_Y; snd_len <= {y_bytes}; end
+        else if (status_due) begin
+          snd_kind <= K_STATUS; snd_len <= status_code == 0 ? 1 : 2; status_due <= 0;
+        end
+      end else if (!tx_busy && !tx_start) begin
+        tx_data <= snd_byte;
+        tx_start <= 1;
+        snd_idx <= snd_idx + 1;
+        if (snd_kind == K_Y) y_buf <= y_buf >> 8;
+        if (snd_kind == K_TIMER) timer_shift <= timer_shift >> 8;
+        if (snd_idx == snd_len - 1) begin
+          snd_kind <= K_NONE;
+          if (snd_kind == K_Y) begin
+            y_full <= 0;
+            if (y_final) begin y_final <= 0; final_sent <= 1; end
+          end
+        end
+      end
+    end
+  end
+endmodule
+"#,
+        cpb = link.clocks_per_bit,
+        fifo = link.fifo_bytes,
+        fifo_last = (1usize << aw) - 1,
+        aw = aw,
+        aw1 = aw - 1,
+        idle = link.idle_cycles,
+        idle_w = idle_w,
+        id_rom = identity_rom(&link.identity),
+        id_len = IDENTITY_BYTES,
+        timer_len = super::protocol::TIMER_BYTES,
+        xw = x_bytes * 8 - 1,
+        x_shift = if x_bytes == 1 {
+            "x_shift <= rd_data;".to_string()
+        } else {
+            format!("x_shift <= {{rd_data, x_shift[{}:8]}};", x_bytes * 8 - 1)
+        },
+        xcore = m * kx as usize - 1,
+        xb8 = xb * 8,
+        x_last = x_bytes - 1,
+        ycore = d * ky as usize - 1,
+        yw = y_bytes * 8 - 1,
+        yb8 = yb * 8,
+        y_ext = if yb * 8 == ky as usize {
+            format!("y_data[k*{ky} +: {ky}]")
+        } else {
+            format!(
+                "{{{{{}{{y_data[k*{ky} + {}]}}}}, y_data[k*{ky} +: {ky}]}}",
+                yb * 8 - ky as usize,
+                ky - 1
+            )
+        },
+        module = core.module,
+        c_clock = core.clock,
+        c_reset = core.reset,
+        c_x_valid = core.x_valid,
+        c_x_ready = core.x_ready,
+        c_x_data = core.x_data,
+        c_x_start = core.x_start,
+        c_y_valid = core.y_valid,
+        c_y_ready = core.y_ready,
+        c_y_data = core.y_data,
+    );
+    v
+}
+
+/// An Icarus Verilog testbench that plays `host` bytes into the top's UART receive pin as a
+/// host would: one step (`step_bytes` bytes) at a time, each after the previous step's answer
+/// (`answer_bytes` bytes) has arrived. It prints each received byte as `BYTE xx` (then `DONE`),
+/// or `TIMEOUT`.
+pub fn uart_testbench_verilog(
+    top: &str,
+    ports: (&str, &str, &str),
+    clks_per_bit: u32,
+    host: &[u8],
+    step_bytes: usize,
+    answer_bytes: usize,
+) -> String {
+    let expect = host.len() / step_bytes.max(1) * answer_bytes;
+    let (clk, rx, tx) = ports;
+    let mut bytes = String::new();
+    for (i, b) in host.iter().enumerate() {
+        let _ = writeln!(bytes, "    host[{i}] = 8'h{b:02x};");
+    }
+    let n = host.len().max(1);
+    let bit_time = clks_per_bit;
+    // Generous time: every byte in and out at the line rate, plus the core's work.
+    let limit = (host.len() + expect + 16) as u64 * 12 * clks_per_bit as u64 + 2_000_000;
+    format!(
+        r#"`timescale 1ns/1ns
+module tb;
+  reg clk = 0;
+  always #1 clk = !clk;
+  reg line = 1'b1;
+  wire out_line;
+  {top} dut (.{clk}(clk), .{rx}(line), .{tx}(out_line));
+  reg [7:0] host [0:{last}];
+  integer i, b, rb, got;
+  initial begin
+{bytes}  end
+  // Host transmitter: 8N1 at {bit_time} clock cycles per bit.
+  initial begin
+    repeat (100) @(posedge clk);
+    for (i = 0; i < {count}; i = i + 1) begin
+      if (i % {step_bytes} == 0) wait (got >= (i / {step_bytes}) * {answer_bytes});
+      line = 1'b0; repeat ({bit_time}) @(posedge clk);
+      for (b = 0; b < 8; b = b + 1) begin line = host[i][b]; repeat ({bit_time}) @(posedge clk); end
+      line = 1'b1; repeat ({bit_time}) @(posedge clk);
+      repeat (2) @(posedge clk);
+    end
+  end
+  // Host receiver: sample mid-bit.
+  reg [7:0] byte_in;
+  initial got = 0;
+  initial begin
+    while (got < {expect}) begin
+      @(negedge out_line);
+      repeat ({half}) @(posedge clk);
+      for (rb = 0; rb < 8; rb = rb + 1) begin repeat ({bit_time}) @(posedge clk); byte_in[rb] = out_line; end
+      repeat ({bit_time}) @(posedge clk);
+      $display("BYTE %02x", byte_in);
+      got = got + 1;
+    end
+    $display("DONE");
+    $finish;
+  end
+  initial begin #{limit2}; $display("TIMEOUT"); $finish; end
+endmodule
+"#,
+        last = n - 1,
+        count = host.len(),
+        half = bit_time / 2,
+        limit2 = limit * 2,
+    )
+}
