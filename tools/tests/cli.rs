@@ -254,6 +254,10 @@ fn every_verb_explains_itself_with_an_example() {
 #[path = "cli/edges.rs"]
 mod edges;
 
+// `qornn board` through a simulated board on a pseudo-terminal.
+#[path = "cli/board.rs"]
+mod board;
+
 /// The accuracy machinery end to end on a grid of two tiny cells: run, skip on rerun, table.
 #[test]
 fn a_two_cell_accuracy_grid_runs_and_tabulates() {

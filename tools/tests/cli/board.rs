@@ -1,0 +1,261 @@
+//! `qornn board` end to end without a board: `qornn board sim` runs the board top of a model
+//! under Verilator behind a pseudo-terminal, and `qornn board info`/`run` talk to that device
+//! path exactly as to a USB UART: identify, run sequences in both modes, refuse another
+//! model, catch a wrong output at the step an independent golden run predicts, and recover
+//! from a byte lost or corrupted on the line.
+
+use super::{qornn, text};
+use qornn_sim::{Golden, QuantizedModel};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A simulated board; stopped (and its link removed) when dropped.
+struct SimBoard {
+    child: Child,
+    link: PathBuf,
+}
+
+impl SimBoard {
+    fn start(dir: &Path, model: &str, faults: &[&str]) -> SimBoard {
+        let link = dir.join(format!("tty{}", faults.join("")));
+        let child = Command::new(env!("CARGO_BIN_EXE_qornn"))
+            .args([
+                "board", "sim", "--model", model, "--lanes", "2", "--baud", "3000000",
+            ])
+            .arg("--link")
+            .arg(&link)
+            .args(["--cache", "cache"])
+            .args(faults)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("qornn board sim starts");
+        // The first start builds the model under Verilator.
+        let start = Instant::now();
+        while !link.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(600),
+                "no terminal linked"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        SimBoard { child, link }
+    }
+
+    fn port(&self) -> &str {
+        self.link.to_str().unwrap()
+    }
+}
+
+impl Drop for SimBoard {
+    fn drop(&mut self) {
+        // SIGTERM, so the harness removes its link; then wait for it.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn verilator_missing() -> bool {
+    if qornn_tools::external::find("verilator").is_ok() {
+        return false;
+    }
+    assert!(
+        std::env::var("QORNN_REQUIRE_TOOLS").as_deref() != Ok("1"),
+        "verilator is required (QORNN_REQUIRE_TOOLS=1) but not installed"
+    );
+    eprintln!("SKIPPED: verilator is not installed");
+    true
+}
+
+fn setup(d: &Path) {
+    for args in [
+        &[
+            "model", "random", "--hidden", "8", "--output", "2", "--seed", "3", "-o", "a.json",
+        ][..],
+        &[
+            "model", "random", "--hidden", "8", "--output", "2", "--seed", "4", "-o", "b.json",
+        ],
+        &[
+            "input",
+            "random",
+            "--model",
+            "a.json",
+            "--sequences",
+            "3",
+            "--steps",
+            "40",
+            "-o",
+            "in.json",
+        ],
+    ] {
+        let o = qornn(args, d);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+    }
+}
+
+/// The first step of sequence 0 where models a and b give different y_t: computed here with
+/// the golden model, not by the runner.
+fn first_difference(d: &Path) -> usize {
+    let a = QuantizedModel::load(&d.join("a.json")).unwrap();
+    let b = QuantizedModel::load(&d.join("b.json")).unwrap();
+    let seqs = qornn_sim::sequence::load_inputs(&d.join("in.json"), &a).unwrap();
+    let (ta, tb) = (
+        Golden::new(&a).unwrap().run(&seqs[0]),
+        Golden::new(&b).unwrap().run(&seqs[0]),
+    );
+    (0..ta.steps())
+        .find(|&t| ta.y(t) != tb.y(t))
+        .expect("two random models differ")
+}
+
+#[test]
+fn a_simulated_board_runs_sequences_through_a_pseudo_terminal() {
+    if verilator_missing() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    let board = SimBoard::start(d, "a.json", &[]);
+    let o = qornn(&["board", "info", "--port", board.port(), "--json"], d);
+    assert!(o.status.success(), "{}", text(&o));
+    let id: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(id["version"], 2);
+    assert_eq!(
+        (id["hidden"].as_u64(), id["outputs"].as_u64()),
+        (Some(8), Some(2))
+    );
+    assert_eq!(id["baud"], 3_000_000);
+
+    for mode in ["last", "all"] {
+        let o = qornn(
+            &[
+                "board",
+                "run",
+                "--port",
+                board.port(),
+                "--model",
+                "a.json",
+                "--input",
+                "in.json",
+                "--mode",
+                mode,
+                "--json",
+                "run.json",
+            ],
+            d,
+        );
+        assert!(o.status.success(), "{mode}: {}", text(&o));
+        assert!(
+            text(&o).contains("every output equals the golden model's"),
+            "{}",
+            text(&o)
+        );
+        let run: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("run.json")).unwrap()).unwrap();
+        assert_eq!(
+            (run["steps"].as_u64(), run["equal"].as_bool()),
+            (Some(120), Some(true))
+        );
+        assert!(run["board_steps_per_second"].as_f64().unwrap() > 0.0);
+    }
+
+    // Model b on a's bitstream: refused before anything runs (exit 2)…
+    let o = qornn(
+        &[
+            "board",
+            "run",
+            "--port",
+            board.port(),
+            "--model",
+            "b.json",
+            "--input",
+            "in.json",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("holds another model"), "{}", text(&o));
+    // …and, forced, caught at the first step where the two models' outputs differ (exit 1).
+    let o = qornn(
+        &[
+            "board",
+            "run",
+            "--port",
+            board.port(),
+            "--model",
+            "b.json",
+            "--input",
+            "in.json",
+            "--mode",
+            "all",
+            "--ignore-model-hash",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let want = format!("MISMATCH at sequence 0, step {}:", first_difference(d));
+    assert!(text(&o).contains(&want), "want `{want}` in {}", text(&o));
+}
+
+#[test]
+fn a_byte_lost_or_corrupted_on_the_line_is_detected_and_the_run_recovers() {
+    if verilator_missing() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    // Bytes 0–1 are the runner's identify and timer requests; 20 and 60 fall in frames.
+    for (fault, cause) in [
+        ("--corrupt-stop", "a byte was lost"),
+        ("--corrupt-data", "a byte was corrupted"),
+    ] {
+        for byte in ["20", "60"] {
+            let board = SimBoard::start(d, "a.json", &[fault, byte]);
+            let o = qornn(
+                &[
+                    "board",
+                    "run",
+                    "--port",
+                    board.port(),
+                    "--model",
+                    "a.json",
+                    "--input",
+                    "in.json",
+                ],
+                d,
+            );
+            assert!(o.status.success(), "{fault} {byte}: {}", text(&o));
+            let t = text(&o);
+            assert!(
+                t.contains(cause) && t.contains("1 retries"),
+                "{fault} {byte}: {t}"
+            );
+            assert!(t.contains("every output equals the golden model's"), "{t}");
+        }
+    }
+    // Without retries the same fault is an error (exit 2) that names it.
+    let board = SimBoard::start(d, "a.json", &["--corrupt-data", "20"]);
+    let o = qornn(
+        &[
+            "board",
+            "run",
+            "--port",
+            board.port(),
+            "--model",
+            "a.json",
+            "--input",
+            "in.json",
+            "--retries",
+            "0",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("checksum mismatch"), "{}", text(&o));
+}
