@@ -237,6 +237,9 @@ fn every_verb_explains_itself_with_an_example() {
         &["model", "check"],
         &["input", "random"],
         &["golden"],
+        &["board", "run"],
+        &["board", "info"],
+        &["board", "sim"],
     ] {
         let mut args = verb.to_vec();
         args.push("--help");
