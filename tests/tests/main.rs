@@ -14,4 +14,5 @@ mod hdl_core;
 mod hdl_synth;
 mod hdl_verilog;
 mod sweep;
+mod synth_ecp5;
 mod synth_ice40;
