@@ -40,7 +40,7 @@ fn a_model_core_builds_for_the_ulx3s_to_a_bitstream() {
         &v,
         &dir.path().join("build"),
         &SynthOptions {
-            target: Target::Ecp5_25k,
+            target: Target::ECP5_25K,
             top: "qornn_top".parse().unwrap(),
             seeds: vec![1],
             freq_mhz: 50.0,

@@ -24,7 +24,7 @@ fn mac_array(lanes: usize) -> String {
 
 fn options() -> SynthOptions {
     SynthOptions {
-        target: Target::Ice40Up5k,
+        target: Target::ICE40_UP5K,
         top: "top".parse().unwrap(),
         seeds: vec![1],
         freq_mhz: 30.0,

@@ -82,10 +82,7 @@ fn parse_freq(s: &str) -> Result<f64, String> {
 
 /// Parse a target name for clap.
 pub fn parse_target(s: &str) -> Result<Target, String> {
-    Target::parse(s).ok_or_else(|| {
-        let all: Vec<&str> = Target::ALL.iter().map(|t| t.name()).collect();
-        format!("unknown target `{s}` (one of: {})", all.join(", "))
-    })
+    Target::parse(s).ok_or_else(|| format!("unknown target `{s}` (one of: {})", Target::names()))
 }
 
 /// Run `qornn synth`.
@@ -100,7 +97,7 @@ pub fn run(a: SynthArgs) -> Result<ExitCode> {
     let target = match (a.target, board) {
         (Some(t), _) => t,
         (None, Some(b)) => Target::parse(b.target).expect("boards name known targets"),
-        (None, None) => Target::Ice40Up5k,
+        (None, None) => Target::ICE40_UP5K,
     };
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     // A board's pins come with the binary; they are written next to the design.
