@@ -101,27 +101,67 @@ pub struct Weights<'a, R> {
     pub c: &'a [R],
 }
 
-/// Gradients of the loss with respect to every weight, same layouts as [`Weights`].
+/// Which of the ORNN's six parameter tensors: the name a training step uses for each (an
+/// optimiser slot, a learning-rate factor, a projection), instead of a position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParamId {
+    /// The recurrent matrix W (n×n).
+    W,
+    /// The input matrix U (n×m).
+    U,
+    /// The hidden bias b.
+    B,
+    /// The modReLU bias β (unused with ReLU).
+    Beta,
+    /// The output matrix V (d×n).
+    V,
+    /// The output bias c.
+    C,
+}
+
+impl ParamId {
+    /// All six, in the order of [`Params::parts`].
+    pub const ALL: [ParamId; 6] = [
+        ParamId::W,
+        ParamId::U,
+        ParamId::B,
+        ParamId::Beta,
+        ParamId::V,
+        ParamId::C,
+    ];
+
+    /// Its position in [`Params::parts`] (and its optimiser slot).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The six tensors of an ORNN, column-major (W n×n, U n×m, V d×n, biases as vectors): the
+/// latent parameters of a model, and the gradients of the loss with respect to them, are the
+/// same type.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct Grads<R> {
-    /// dL/dW.
+pub struct Params<R> {
+    /// W (its latent, for the Björck and projUNN parametrisations).
     pub w: Vec<R>,
-    /// dL/dU.
+    /// U.
     pub u: Vec<R>,
-    /// dL/db.
+    /// b.
     pub b: Vec<R>,
-    /// dL/dβ.
+    /// β.
     pub beta: Vec<R>,
-    /// dL/dV.
+    /// V.
     pub v: Vec<R>,
-    /// dL/dc.
+    /// c.
     pub c: Vec<R>,
 }
 
-impl<R: Real> Grads<R> {
-    /// Zero gradients of a network of this shape.
+/// Gradients: dL/d of each of [`Params`]' tensors, in the same layouts.
+pub type Grads<R> = Params<R>;
+
+impl<R: Real> Params<R> {
+    /// Zeros for a network of this shape.
     pub fn zeros(s: &NetShape) -> Self {
-        Grads {
+        Params {
             w: vec![R::zero(); s.n * s.n],
             u: vec![R::zero(); s.n * s.m],
             b: vec![R::zero(); s.n],
@@ -134,6 +174,11 @@ impl<R: Real> Grads<R> {
     /// All six parts, in a fixed order.
     pub fn parts(&self) -> [&Vec<R>; 6] {
         [&self.w, &self.u, &self.b, &self.beta, &self.v, &self.c]
+    }
+
+    /// One tensor by name.
+    pub fn get(&self, id: ParamId) -> &Vec<R> {
+        self.parts()[id.index()]
     }
 
     /// All six parts, mutable.

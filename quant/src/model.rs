@@ -1,6 +1,7 @@
 //! The trainable model: latent parameters, how W is kept orthogonal, the weight quantiser,
 //! and the chain rule from the effective weights back to the latent ones.
 
+pub use crate::bptt::Params;
 use crate::bptt::{Activation, Grads, NetShape, Weights};
 use crate::ortho::{self, Bjorck, BjorckConfig, PowerIteration, Projunn};
 use crate::quantize::WeightBits;
@@ -61,42 +62,6 @@ pub struct ModelConfig {
     pub output_bits: WeightBits,
     /// W's initialisation.
     pub init: Init,
-}
-
-/// The latent parameters (column-major: W n×n, U n×m, V d×n).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Params<R> {
-    /// Latent recurrent matrix (orthogonal itself with projUNN).
-    pub w: Vec<R>,
-    /// Input matrix.
-    pub u: Vec<R>,
-    /// Hidden bias.
-    pub b: Vec<R>,
-    /// modReLU bias.
-    pub beta: Vec<R>,
-    /// Output matrix.
-    pub v: Vec<R>,
-    /// Output bias.
-    pub c: Vec<R>,
-}
-
-impl<R: Real> Params<R> {
-    /// All six, in the order of [`Grads::parts`].
-    pub fn parts_mut(&mut self) -> [&mut Vec<R>; 6] {
-        [
-            &mut self.w,
-            &mut self.u,
-            &mut self.b,
-            &mut self.beta,
-            &mut self.v,
-            &mut self.c,
-        ]
-    }
-
-    /// All six.
-    pub fn parts(&self) -> [&Vec<R>; 6] {
-        [&self.w, &self.u, &self.b, &self.beta, &self.v, &self.c]
-    }
 }
 
 /// A model: configuration, latent parameters, and the persistent state of its projections.

@@ -8,7 +8,7 @@
 //! the schedule, the log and the metrics are shared.
 
 use crate::bptt::{
-    pass_bytes, ActQuant, Activation, Batch, Engine, Grads, NetShape, PassOptions, Stats,
+    pass_bytes, ActQuant, Activation, Batch, Engine, Grads, NetShape, ParamId, PassOptions, Stats,
 };
 use crate::export::ExportError;
 use crate::lstm::{self, LstmEngine, LstmModel, LstmParams, LstmShape};
@@ -523,21 +523,17 @@ impl Ornn {
         };
         let relu = shape.activation == Activation::Relu;
         let grads = self.grads.parts();
-        for (i, (p, g)) in self
-            .model
-            .params
-            .parts_mut()
-            .into_iter()
-            .zip(grads)
-            .enumerate()
-        {
-            if i == 3 && relu {
+        let params = self.model.params.parts_mut();
+        for ((id, p), g) in ParamId::ALL.into_iter().zip(params).zip(grads) {
+            if id == ParamId::Beta && relu {
                 continue;
             }
             update.resize(g.len(), 0.0);
-            match (i, projunn) {
-                (0, Some(kind)) => {
-                    optimizer.update(i, g, lr * cfg.ortho_lr_factor, update);
+            // W's latent learns at its own rate (`ortho_lr_factor`); with projUNN the step is
+            // projected back onto the orthogonal group instead of taken as it is.
+            match (id, projunn) {
+                (ParamId::W, Some(kind)) => {
+                    optimizer.update(id.index(), g, lr * cfg.ortho_lr_factor, update);
                     let (a, b) = ortho::rank_one(update, n, n, &mut self.rank1, cfg.rank_one_iters);
                     match kind {
                         Projunn::Direct => {
@@ -550,8 +546,12 @@ impl Ornn {
                     }
                 }
                 _ => {
-                    let lr = if i == 0 { lr * cfg.ortho_lr_factor } else { lr };
-                    step_parameter(optimizer, i, g, lr, p, update);
+                    let lr = if id == ParamId::W {
+                        lr * cfg.ortho_lr_factor
+                    } else {
+                        lr
+                    };
+                    step_parameter(optimizer, id.index(), g, lr, p, update);
                 }
             }
         }

@@ -11,6 +11,7 @@ pub mod accuracy;
 pub mod board;
 pub mod cosim;
 pub mod external;
+pub mod fingerprint;
 pub mod flow;
 pub mod lock;
 pub mod plot;

@@ -10,10 +10,14 @@
 pub mod bridge;
 pub mod host;
 pub mod protocol;
+pub mod testbench;
+pub mod uart;
 pub mod verilog;
 
 pub use protocol::{bytes_for, decode_outputs, encode_sequence, Identity};
-pub use verilog::{board_top_verilog, uart_testbench_verilog, uart_verilog, Link};
+pub use testbench::uart_testbench_verilog;
+pub use uart::uart_verilog;
+pub use verilog::{board_top_verilog, Link};
 
 /// A board this project has pin constraints for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -196,21 +196,10 @@ pub fn window_for(fifo_bytes: usize, step_bytes: usize) -> usize {
     fifo_bytes.saturating_sub(FRAME_HEADER_BYTES + 1) / step_bytes.max(1)
 }
 
-/// A 64-bit FNV-1a hash: fixed by its definition (unlike `std`'s hashers), so a bitstream
-/// built by one qornn and a host run by another agree on it.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
 /// The hash that ties a bitstream to its model: FNV-1a of the model's canonical JSON.
 pub fn model_hash(model: &qornn_sim::QuantizedModel) -> u64 {
     let json = serde_json::to_vec(model).expect("a model always serialises");
-    fnv1a(&json)
+    crate::fingerprint::fnv1a(&json)
 }
 
 /// The checksum byte of a frame: the sum, modulo 256, of its step-count and payload bytes.
@@ -298,14 +287,6 @@ mod tests {
         let mut bad = b;
         bad[0] = b'X';
         assert_eq!(Identity::decode(&bad), None);
-    }
-
-    #[test]
-    fn fnv1a_matches_its_published_test_vectors() {
-        // From the FNV reference page (draft-eastlake-fnv): "" and "a".
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
     }
 
     #[test]

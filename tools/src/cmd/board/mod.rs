@@ -5,14 +5,15 @@ use super::choice;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use qornn_hdl::{CoreOptions, Multipliers};
 use qornn_sim::{Golden, QuantizedModel, Sequence};
-use qornn_tools::board::bridge::{self, Faults};
 use qornn_tools::board::host::{Host, HostError, Mode};
-use qornn_tools::board::{board, board_design, protocol, Identity, LinkOptions, BOARDS};
+use qornn_tools::board::{protocol, Identity};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+
+mod sim;
+pub use sim::SimArgs;
 
 /// The board verbs.
 #[derive(Subcommand)]
@@ -87,47 +88,12 @@ pub struct InfoArgs {
     json: bool,
 }
 
-/// Arguments of `qornn board sim`.
-#[derive(Args)]
-pub struct SimArgs {
-    /// The integer model.
-    #[arg(long)]
-    model: PathBuf,
-    /// P, the number of MAC lanes.
-    #[arg(long, default_value_t = 8)]
-    lanes: usize,
-    /// Multipliers: dsp or lut.
-    #[arg(long, default_value = "dsp")]
-    multipliers: Multipliers,
-    /// Simulate this board's clock and ports (default: 12 MHz, ports CLK/RX/TX).
-    #[arg(long)]
-    board: Option<String>,
-    /// UART line rate.
-    #[arg(long, default_value_t = qornn_tools::board::BAUD)]
-    baud: u32,
-    /// Board time (ms) after which a half-received frame is dropped.
-    #[arg(long, default_value_t = 5)]
-    idle_ms: u32,
-    /// Where to link the pseudo-terminal.
-    #[arg(long, default_value = "qornn-out/board-sim/tty")]
-    link: PathBuf,
-    /// The Verilator build cache.
-    #[arg(long, default_value = "qornn-out/verilator-cache")]
-    cache: PathBuf,
-    /// Send the N-th byte to the board (from 0) with a low stop bit (a framing error).
-    #[arg(long)]
-    corrupt_stop: Option<u64>,
-    /// Flip the lowest data bit of the N-th byte to the board (from 0).
-    #[arg(long)]
-    corrupt_data: Option<u64>,
-}
-
 /// Run `qornn board …`.
 pub fn run(c: BoardCommand) -> Result<ExitCode> {
     match c {
         BoardCommand::Run(a) => run_sequences(a),
         BoardCommand::Info(a) => info(a),
-        BoardCommand::Sim(a) => sim(a),
+        BoardCommand::Sim(a) => sim::run(a),
     }
 }
 
@@ -368,50 +334,4 @@ fn compare(
         }
     }
     None
-}
-
-fn sim(a: SimArgs) -> Result<ExitCode> {
-    let model = QuantizedModel::load(&a.model).with_context(|| format!("{}", a.model.display()))?;
-    let board = match &a.board {
-        Some(name) => Some(board(name).ok_or_else(|| {
-            let all: Vec<&str> = BOARDS.iter().map(|b| b.name).collect();
-            anyhow::anyhow!("unknown board `{name}` (one of: {})", all.join(", "))
-        })?),
-        None => None,
-    };
-    let opts = CoreOptions {
-        lanes: a.lanes,
-        multipliers: a.multipliers,
-    };
-    let link = LinkOptions {
-        baud: a.baud,
-        idle_ms: a.idle_ms,
-    };
-    let top = qornn_tools::board::BOARD_TOP;
-    let design = board_design(&model, &opts, board, top, link)?;
-    if let Some(dir) = a.link.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    eprintln!("board sim: building the board top under Verilator …");
-    let built = bridge::build(&design, top, &a.cache)?;
-    let id = &design.identity;
-    eprintln!(
-        "board sim: n = {}, {} lanes, {} MHz, {} baud ({} clocks per bit); its terminal is {}",
-        id.hidden,
-        id.lanes,
-        id.clock_hz as f64 / 1e6,
-        id.baud,
-        design.link.clocks_per_bit,
-        a.link.display()
-    );
-    let faults = Faults {
-        corrupt_stop: a.corrupt_stop,
-        corrupt_data: a.corrupt_data,
-    };
-    let mut cmd = bridge::command(&built, &a.link, design.link.clocks_per_bit, faults);
-    // The simulation takes this process's place, so stopping it (Ctrl-C, kill) stops the
-    // board and removes its link.
-    use std::os::unix::process::CommandExt;
-    let err = cmd.exec();
-    Err(err).with_context(|| format!("cannot start {}", built.exe.display()))
 }

@@ -4,8 +4,6 @@
 
 use crate::board::board_design;
 use crate::flow::FlowConfig;
-use crate::plot::{Chart, Series, Style};
-use crate::report::Table;
 use crate::synth::{synthesize, Resource, SynthError, SynthOptions, Target};
 use crate::training;
 use qornn_hdl::CoreOptions;
@@ -14,6 +12,11 @@ use qornn_sim::QuantizedModel;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
+
+mod merge;
+mod run;
+pub use merge::{merge, pareto_chart, pareto_front, table};
+pub use run::{failure_path, run_points};
 
 /// A sweep could not be planned or merged.
 #[derive(Debug, Error)]
@@ -188,100 +191,6 @@ pub fn load_results(dir: &Path) -> Result<Vec<PointResult>, SweepError> {
     Ok(out)
 }
 
-/// Indices of the Pareto-optimal points: no other point has cost ≤ and accuracy ≥ with one of
-/// them strictly better. Points without a cost are left out.
-pub fn pareto_front(points: &[(Option<f64>, f64)]) -> Vec<usize> {
-    let mut front = Vec::new();
-    for (i, &(ci, ai)) in points.iter().enumerate() {
-        let Some(ci) = ci else { continue };
-        let dominated = points.iter().enumerate().any(|(j, &(cj, aj))| {
-            j != i && cj.is_some_and(|cj| cj <= ci && aj >= ai && (cj < ci || aj > ai))
-        });
-        if !dominated {
-            front.push(i);
-        }
-    }
-    front
-}
-
-/// The merged table as Markdown.
-pub fn table(results: &[PointResult]) -> String {
-    let mut t = Table::new(&[
-        "bits",
-        "lanes",
-        "target",
-        "accuracy",
-        "LUTs",
-        "DSPs",
-        "Fmax (MHz)",
-        "cycles/step",
-        "latency (µs)",
-        "fits",
-    ]);
-    let opt = |v: Option<String>| v.unwrap_or_else(|| "—".into());
-    for r in results {
-        t.row(vec![
-            r.point.bits.to_string(),
-            r.point.lanes.to_string(),
-            r.point.target.clone(),
-            format!("{:.2} %", 100.0 * r.accuracy),
-            opt(r.luts.map(|v| v.to_string())),
-            opt(r.dsps.map(|v| v.to_string())),
-            opt(r.fmax_mhz.map(|v| format!("{v:.1}"))),
-            r.cycles_per_step.to_string(),
-            opt(r.latency_us().map(|v| format!("{v:.2}"))),
-            if r.error.is_some() {
-                "error".into()
-            } else if r.fits {
-                "yes".into()
-            } else {
-                "no".into()
-            },
-        ]);
-    }
-    t.to_markdown()
-}
-
-/// Accuracy against a cost, one series per weight width, with the Pareto front drawn through.
-pub fn pareto_chart(
-    results: &[PointResult],
-    cost_label: &str,
-    cost: impl Fn(&PointResult) -> Option<f64>,
-) -> Chart {
-    let mut widths: Vec<u32> = results.iter().map(|r| r.point.bits).collect();
-    widths.sort_unstable();
-    widths.dedup();
-    let mut series: Vec<Series> = widths
-        .iter()
-        .map(|&b| {
-            Series::new(
-                format!("{b}-bit weights"),
-                results
-                    .iter()
-                    .filter(|r| r.point.bits == b)
-                    .filter_map(|r| Some((cost(r)?, 100.0 * r.accuracy)))
-                    .collect(),
-            )
-        })
-        .collect();
-    let pts: Vec<(Option<f64>, f64)> = results.iter().map(|r| (cost(r), r.accuracy)).collect();
-    let mut front: Vec<(f64, f64)> = pareto_front(&pts)
-        .into_iter()
-        .filter_map(|i| Some((pts[i].0?, 100.0 * pts[i].1)))
-        .collect();
-    front.sort_by(|a, b| a.0.total_cmp(&b.0));
-    series.push(Series::new("Pareto front", front));
-    Chart {
-        style: Style::LinesAndPoints,
-        ..Chart::lines(
-            &format!("Accuracy vs {cost_label}"),
-            cost_label,
-            "accuracy (%)",
-            series,
-        )
-    }
-}
-
 /// Why one point failed (recorded in its result; the sweep goes on).
 #[derive(Debug)]
 pub struct PointError(pub String);
@@ -306,14 +215,6 @@ point_error_from!(
     SynthError
 );
 
-/// FNV-1a over `bytes`: a hash that stays the same across Rust versions and machines, so a
-/// cache folder shared by shards on different hosts agrees on its keys.
-fn stable_hash(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 /// The cache key of the model a point needs: its weight width and a hash of everything else
 /// that determines the trained and exported model (the whole training configuration and the
 /// export width). Changing any setting on an existing folder trains anew instead of silently
@@ -328,158 +229,10 @@ pub fn model_key(config: &FlowConfig, bits: u32) -> Result<String, PointError> {
         "qornn": env!("CARGO_PKG_VERSION"),
     });
     let text = serde_json::to_string(&identity).map_err(|e| PointError(e.to_string()))?;
-    Ok(format!("b{bits}-{:016x}", stable_hash(text.as_bytes())))
-}
-
-/// The trained, exported model of one weight width and its integer test accuracy, cached under
-/// [`model_key`].
-fn model_for(
-    config: &FlowConfig,
-    bits: u32,
-    dir: &Path,
-) -> Result<(QuantizedModel, f64), PointError> {
-    let models = dir.join("models");
-    std::fs::create_dir_all(&models)?;
-    let key = model_key(config, bits)?;
-    let path = models.join(format!("{key}.json"));
-    let acc_path = models.join(format!("{key}.accuracy"));
-    let cached = || -> Result<Option<(QuantizedModel, f64)>, PointError> {
-        if !(path.is_file() && acc_path.is_file()) {
-            return Ok(None);
-        }
-        let acc: f64 = std::fs::read_to_string(&acc_path)?
-            .trim()
-            .parse()
-            .map_err(|e| PointError(format!("{}: {e}", acc_path.display())))?;
-        if !(0.0..=1.0).contains(&acc) {
-            return Err(PointError(format!(
-                "{}: accuracy {acc} is not in 0–1 (delete the file to retrain)",
-                acc_path.display()
-            )));
-        }
-        Ok(Some((QuantizedModel::load(&path)?, acc)))
-    };
-    if let Some(hit) = cached()? {
-        return Ok(hit);
-    }
-    // Shards sharing the folder train each model once: the others wait for it.
-    let _lock = crate::lock::FolderLock::wait_take(&models, &format!("{key}.lock"))
-        .map_err(|e| PointError(e.to_string()))?;
-    // Another shard may have finished it while we waited.
-    if let Some(hit) = cached()? {
-        return Ok(hit);
-    }
-    let mut c = config.clone();
-    c.train.bits = bits;
-    let mut trainer = Trainer::new(c.train_config()?)?;
-    training::drive(&mut trainer, &models.join(format!("{key}-train")), true)?;
-    let k = c.export.activation_bits;
-    let rows = trainer.ptq_table(&[k])?;
-    let max_h = trainer.calibrate()?;
-    let exp = trainer.export(k, max_h)?;
-    exp.model.save(&path)?;
-    let acc = rows[0].integer.accuracy;
-    qornn_sim::atomic::write(&acc_path, format!("{acc}\n").as_bytes())?;
-    Ok((exp.model, acc))
-}
-
-fn run_point(config: &FlowConfig, p: &Point, dir: &Path) -> Result<PointResult, PointError> {
-    let (model, accuracy) = model_for(config, p.bits, dir)?;
-    let target = Target::parse(&p.target)
-        .ok_or_else(|| PointError(format!("unknown target `{}`", p.target)))?;
-    let opts = CoreOptions {
-        lanes: p.lanes,
-        multipliers: config.hardware.multipliers.parse().map_err(PointError)?,
-    };
-    let design = board_design(
-        &model,
-        &opts,
-        None,
-        crate::board::BOARD_TOP,
-        Default::default(),
-    )
-    .map_err(|e| PointError(e.to_string()))?;
-    let (text, cfg) = (design.verilog, design.cfg);
-    let work = dir.join("synth").join(p.key());
-    std::fs::create_dir_all(&work)?;
-    let v = work.join("top.v");
-    qornn_sim::atomic::write(&v, text.as_bytes())?;
-    let so = SynthOptions {
-        target,
-        top: crate::board::default_top(),
-        seeds: vec![config.hardware.seed],
-        freq_mhz: target.default_freq_mhz(),
-        constraints: None,
-        bitstream: false,
-    };
-    let base = PointResult {
-        point: p.clone(),
-        accuracy,
-        luts: None,
-        dsps: None,
-        fmax_mhz: None,
-        cycles_per_step: cfg.cycles_per_step(),
-        fits: false,
-        error: None,
-    };
-    Ok(match synthesize(&v, &work, &so) {
-        Ok(r) => PointResult {
-            luts: Some(r.usage(Resource::Luts).used),
-            dsps: Some(r.usage(Resource::Dsps).used),
-            fmax_mhz: r.fmax(),
-            fits: true,
-            ..base
-        },
-        Err(e) if e.does_not_fit() => PointResult {
-            error: Some(e.to_string()),
-            ..base
-        },
-        Err(e) => return Err(e.into()),
-    })
-}
-
-/// Where a failed attempt at a point is recorded (beside, not among, the results: a failure is
-/// retried on the next run and never merged).
-pub fn failure_path(dir: &Path, point: &Point) -> PathBuf {
-    dir.join("failed").join(format!("{}.json", point.key()))
-}
-
-/// Run `points` (skipping those with a result unless `force`), each into `dir/points/`. A point
-/// that fails is recorded in `dir/failed/` and the others go on; returns how many failed, so the
-/// shard can exit non-zero.
-pub fn run_points(
-    config: &FlowConfig,
-    points: &[&Point],
-    dir: &Path,
-    force: bool,
-) -> Result<usize, SweepError> {
-    let mut failed = 0;
-    for (i, p) in points.iter().enumerate() {
-        if !force && result_path(dir, p).is_file() {
-            eprintln!("[{}/{}] {}: done already", i + 1, points.len(), p.key());
-            continue;
-        }
-        eprintln!("[{}/{}] {} …", i + 1, points.len(), p.key());
-        let failure = failure_path(dir, p);
-        match run_point(config, p, dir) {
-            Ok(result) => {
-                save_result(dir, &result)?;
-                let _ = std::fs::remove_file(&failure);
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("      failed (retried on the next run): {}", e.0);
-                let text = serde_json::json!({"point": p, "error": e.0}).to_string();
-                let io = |source| SweepError::Io {
-                    path: failure.clone(),
-                    source,
-                };
-                std::fs::create_dir_all(dir.join("failed")).map_err(io)?;
-                qornn_sim::atomic::write(&failure, text.as_bytes()).map_err(io)?;
-            }
-        }
-    }
-    Ok(failed)
+    Ok(format!(
+        "b{bits}-{:016x}",
+        crate::fingerprint::fnv1a(text.as_bytes())
+    ))
 }
 
 /// Save the whole grid a sweep folder is meant to hold, so that `--merge` can say which points
@@ -536,73 +289,6 @@ fn check_result(path: &Path, r: &PointResult) -> Result<(), SweepError> {
     Ok(())
 }
 
-/// Gather every point of `dir` into `sweep.md`, `sweep.html`, `sweep.json` and the Pareto
-/// plots; returns the Markdown.
-pub fn merge(dir: &Path) -> Result<String, SweepError> {
-    let results = load_results(dir)?;
-    let grid: Option<Vec<Point>> = std::fs::read_to_string(dir.join("grid.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
-    let status = match &grid {
-        Some(g) => {
-            let missing: Vec<String> = g
-                .iter()
-                .filter(|p| !results.iter().any(|r| &r.point == *p))
-                .map(Point::key)
-                .collect();
-            if missing.is_empty() {
-                format!(
-                    "{} of {} points: the grid is complete.",
-                    results.len(),
-                    g.len()
-                )
-            } else {
-                eprintln!(
-                    "warning: the grid is incomplete: {} of {} points missing ({})",
-                    missing.len(),
-                    g.len(),
-                    missing.join(", ")
-                );
-                format!(
-                    "**Incomplete grid**: {} of {} points; missing: {}.",
-                    results.len(),
-                    g.len(),
-                    missing.join(", ")
-                )
-            }
-        }
-        None => format!(
-            "{} points (no grid.json: completeness unknown).",
-            results.len()
-        ),
-    };
-    let mut md = format!("# qornn sweep\n\n{status}\n\n{}", table(&results));
-    let charts = [
-        (
-            "pareto_luts.png",
-            "LUTs",
-            pareto_chart(&results, "LUTs", |r| r.luts.map(|v| v as f64)),
-        ),
-        (
-            "pareto_latency.png",
-            "latency per step (µs)",
-            pareto_chart(&results, "latency per step (µs)", |r| r.latency_us()),
-        ),
-    ];
-    for (file, label, chart) in charts {
-        match chart.save(&dir.join(file)) {
-            Ok(()) => md += &format!("\n![accuracy vs {label}]({file})\n"),
-            Err(e) => eprintln!("warning: no {file}: {e}"),
-        }
-    }
-    crate::report::write_report(dir, "sweep", "qornn sweep", &results, &md).map_err(|source| {
-        SweepError::Io {
-            path: dir.to_owned(),
-            source,
-        }
-    })?;
-    Ok(md)
-}
 #[cfg(test)]
 mod tests {
     use super::*;

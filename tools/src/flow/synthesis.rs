@@ -1,0 +1,131 @@
+//! Stage 5 of the flow: the core in the board top, synthesised for each target and lane count
+//! (skipped, and said so, when a tool is missing under `synth = "auto"`).
+
+use super::*;
+
+/// Stage 5, synthesis: skipped (and said so) when a tool is missing under `auto`; a failure
+/// under `on`.
+pub(super) fn synthesis_stage(
+    config: &FlowConfig,
+    model: &QuantizedModel,
+    targets: &[Target],
+    out: &Path,
+    r: &mut Runner,
+) -> Result<(), FlowError> {
+    let hw = &config.hardware;
+    let missing: Vec<String> = targets
+        .iter()
+        .flat_map(|t| t.programs())
+        .filter_map(|p| crate::external::find(p).err().map(|e| e.to_string()))
+        .collect();
+    match (hw.synth.as_str(), missing.is_empty()) {
+        ("off", _) => r.skip("synthesise", "hardware.synth = \"off\"".into()),
+        ("auto", false) => {
+            r.report.skipped_synth.push(missing.join("; "));
+            r.skip("synthesise", missing.join("; "))
+        }
+        // Asked for explicitly: a missing tool is a failure, not a skipped check.
+        ("on", false) => r.stage("synthesise", |_| {
+            Err(stage_err("synthesise")(format!(
+                "hardware.synth = \"on\" but {}",
+                missing.join("; ")
+            )))
+        })?,
+        ("on" | "auto", true) => r.stage("synthesise", |rep| {
+            synthesise(config, model, targets, out, rep)
+        })?,
+        (other, _) => {
+            return Err(FlowError::Config(format!(
+                "hardware.synth = \"{other}\" (auto, on, off)"
+            )))
+        }
+    }
+
+    Ok(())
+}
+
+pub(super) fn model_summary(model: &QuantizedModel) -> serde_json::Value {
+    let widths = model.validate().ok();
+    serde_json::json!({
+        "shape": model.shape,
+        "bits": model.bits,
+        "activation": model.activation.name(),
+        "alignment": model.alignment,
+        "requant": model.requant,
+        "memory_bits": model.memory_bits(),
+        "required_accumulator": widths.as_ref().map(|w| w.hidden.required),
+        "required_output_accumulator": widths.as_ref().map(|w| w.output.required),
+    })
+}
+
+fn synthesise(
+    config: &FlowConfig,
+    model: &QuantizedModel,
+    targets: &[Target],
+    out: &Path,
+    rep: &mut FlowReport,
+) -> Result<(), FlowError> {
+    let hw = &config.hardware;
+    let lanes = if hw.synth_lanes.is_empty() {
+        vec![hw.lanes]
+    } else {
+        hw.synth_lanes.clone()
+    };
+    // `FlowConfig::check` refused lane counts outside 1..=n before training.
+    for &target in targets {
+        let mut points = Vec::new();
+        for &p in &lanes {
+            let opts = config.core_options(p)?;
+            let design = crate::board::board_design(
+                model,
+                &opts,
+                None,
+                crate::board::BOARD_TOP,
+                Default::default(),
+            )
+            .map_err(|e| stage_err("synthesise")(e.to_string()))?;
+            let (text, cfg) = (design.verilog, design.cfg);
+            let dir = out
+                .join("synth")
+                .join(format!("{}-{p}lanes", target.name()));
+            std::fs::create_dir_all(&dir).map_err(|source| FlowError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            let v = dir.join("top.v");
+            qornn_sim::atomic::write(&v, text.as_bytes()).map_err(|source| FlowError::Io {
+                path: v.clone(),
+                source,
+            })?;
+            let so = SynthOptions {
+                target,
+                top: crate::board::default_top(),
+                seeds: vec![hw.seed],
+                freq_mhz: target.default_freq_mhz(),
+                constraints: None,
+                bitstream: true,
+            };
+            eprintln!("      {target}, {p} lanes …");
+            let result = match synth::synthesize(&v, &dir, &so) {
+                Ok(report) => Ok(report),
+                // Not fitting is a result worth reporting beside the points that fit.
+                Err(e) if e.does_not_fit() => Err(e.to_string()),
+                // A tool that failed is not: the stage fails and says where.
+                Err(e) => return Err(stage_err("synthesise")(format!("{target}, {p} lanes: {e}"))),
+            };
+            points.push(SynthPoint {
+                lanes: p,
+                result,
+                core: CoreFacts {
+                    cycles_per_step: cfg.cycles_per_step(),
+                    macs_per_step: (cfg.hidden * (cfg.hidden + cfg.input) + cfg.output * cfg.hidden)
+                        as u64,
+                    weight_memory_bits: model.memory_bits(),
+                    lanes: p,
+                },
+            });
+        }
+        rep.synthesis.push((target.name().to_string(), points));
+    }
+    Ok(())
+}
