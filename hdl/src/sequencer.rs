@@ -21,11 +21,52 @@ use crate::port::{get_field, put_field, sext, to_bits, Port, WidePort};
 use crate::verilog::{flag, next_is_last};
 use rust_hdl::prelude::*;
 
-const IDLE: u8 = 0;
-const REC: u8 = 1;
-const REC_WAIT: u8 = 2;
-const OUT: u8 = 3;
-const OUT_WAIT: u8 = 4;
+/// The sequencer's states, in the order of their Verilog codes (the `localparam` line of the
+/// emitted module is written from [`Phase::ALL`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Phase {
+    /// Waiting for x_t (and for y_{t−1} to be taken).
+    #[default]
+    Idle,
+    /// Streaming h_{t−1} and x_t through the W and U rows.
+    Rec,
+    /// Waiting for the last h_t rows to be written before the output phase reads them.
+    RecWait,
+    /// Streaming h_t through the V rows.
+    Out,
+    /// Waiting for the last output row to leave the post-processor.
+    OutWait,
+}
+
+impl Phase {
+    const ALL: [Phase; 5] = [
+        Phase::Idle,
+        Phase::Rec,
+        Phase::RecWait,
+        Phase::Out,
+        Phase::OutWait,
+    ];
+
+    /// The name the emitted Verilog gives it.
+    fn verilog_name(self) -> &'static str {
+        match self {
+            Phase::Idle => "IDLE",
+            Phase::Rec => "REC",
+            Phase::RecWait => "REC_WAIT",
+            Phase::Out => "OUT",
+            Phase::OutWait => "OUT_WAIT",
+        }
+    }
+
+    /// `localparam IDLE = 3'd0, …;` for the emitted module.
+    fn localparams() -> String {
+        let codes: Vec<String> = Phase::ALL
+            .iter()
+            .map(|&p| format!("{} = 3'd{}", p.verilog_name(), p as u8))
+            .collect();
+        format!("localparam {};", codes.join(", "))
+    }
+}
 
 /// The sequencer.
 #[derive(LogicBlock)]
@@ -106,7 +147,7 @@ struct SeqParams {
 
 #[derive(Debug, Clone, Default)]
 struct SeqRegs {
-    st: u8,
+    st: Phase,
     blk: usize,
     j: usize,
     addr: u64,
@@ -218,12 +259,12 @@ impl Sequencer {
             if r.blk == blocks - 1 {
                 r.blk = 0;
                 r.st = if kind_out {
-                    OUT_WAIT
+                    Phase::OutWait
                 } else if c.gap == 0 {
-                    OUT
+                    Phase::Out
                 } else {
                     r.wait = c.gap;
-                    REC_WAIT
+                    Phase::RecWait
                 };
             } else {
                 r.blk += 1;
@@ -248,7 +289,7 @@ impl Sequencer {
         }
         if self.reset.is_high() {
             let r = &mut self._r;
-            r.st = IDLE;
+            r.st = Phase::Idle;
             r.fresh = true;
             r.pv = false;
             r.cyc = 0;
@@ -258,42 +299,42 @@ impl Sequencer {
         }
         let cyc = self._r.cyc;
         let y_valid = self.y_valid.is_high();
-        let accept = self._r.st == IDLE && !y_valid && self.x_valid.is_high();
-        if self._r.st != IDLE {
+        let accept = self._r.st == Phase::Idle && !y_valid && self.x_valid.is_high();
+        if self._r.st != Phase::Idle {
             self._r.cyc = (self._r.cyc + 1) & 0xffff_ffff;
         }
         if y_valid && self.y_ready.is_high() {
             self.y_valid.next = 0;
         }
         match self._r.st {
-            IDLE => {
+            Phase::Idle => {
                 self._r.pv = false;
                 if accept {
                     let r = &mut self._r;
                     r.x.clone_from_slice(self.x_data.val());
                     r.zero = self.x_start.is_high() || r.fresh;
                     r.fresh = false;
-                    r.st = REC;
+                    r.st = Phase::Rec;
                     r.j = 0;
                     r.blk = 0;
                     r.addr = 0;
                     r.cyc = 1;
                 }
             }
-            REC => self.emit(false),
-            REC_WAIT => {
+            Phase::Rec => self.emit(false),
+            Phase::RecWait => {
                 let r = &mut self._r;
                 r.pv = false;
                 if r.wait == 1 {
-                    r.st = OUT;
+                    r.st = Phase::Out;
                 }
                 r.wait = r.wait.saturating_sub(1);
             }
-            OUT => self.emit(true),
-            _ => {
+            Phase::Out => self.emit(true),
+            Phase::OutWait => {
                 self._r.pv = false;
                 if self.rq_valid.is_high() && self.rq_last.is_high() {
-                    self._r.st = IDLE;
+                    self._r.st = Phase::Idle;
                     self._r.bank = !self._r.bank;
                     self.y_valid.next = 1;
                     self.step_cycles.next = cyc;
@@ -306,10 +347,10 @@ impl Sequencer {
         let c = self._c;
         let r = &self._r;
         self.x_ready
-            .set_bool(r.st == IDLE && !self.y_valid.is_high());
+            .set_bool(r.st == Phase::Idle && !self.y_valid.is_high());
         self.h_raddr.set(r.j as u64);
         self.h_rbank
-            .set_bool(if r.st == OUT { !r.bank } else { r.bank });
+            .set_bool(if r.st == Phase::Out { !r.bank } else { r.bank });
         self.h_wbank.set_bool(!r.bank);
         self.tok_valid.set_bool(r.pv);
         self.tok_first.set_bool(r.pfirst);
@@ -347,7 +388,7 @@ impl Sequencer {
         let hb = self.h_raddr.width();
         format!(
             "// Sequencer: handshakes, the step's schedule, the token source of lane 0.
-localparam IDLE = 3'd0, REC = 3'd1, REC_WAIT = 3'd2, OUT = 3'd3, OUT_WAIT = 3'd4;
+{phases}
 reg [2:0] st;
 reg [{jb1}:0] j;
 reg [{bb1}:0] blk;
@@ -492,7 +533,13 @@ end",
             h_ext = sext_to("h_rdata", c.ka),
             wb1 = c.wb - 1,
             wbw = c.wb,
-            after_rec = if c.gap == 0 { "OUT" } else { "REC_WAIT" },
+            after_rec = if c.gap == 0 {
+                Phase::Out
+            } else {
+                Phase::RecWait
+            }
+            .verilog_name(),
+            phases = Phase::localparams(),
             load_wait = if c.gap == 0 {
                 String::new()
             } else {

@@ -10,7 +10,6 @@ mod cosim_all;
 mod cosim_harness;
 mod cosim_vcd;
 mod flow;
-mod hdl_core;
 mod hdl_synth;
 mod hdl_verilog;
 mod sweep;
