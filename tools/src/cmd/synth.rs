@@ -5,7 +5,7 @@ use clap::Args;
 use qornn_hdl::name::ModuleName;
 use qornn_hdl::{CoreOptions, Multipliers};
 use qornn_sim::QuantizedModel;
-use qornn_tools::board::{board, board_design, LinkOptions, BOARDS};
+use qornn_tools::board::{board_design, parse_board, Board, LinkOptions};
 use qornn_tools::report::write_report;
 use qornn_tools::synth::{synthesize, CoreFacts, SynthOptions, Target};
 use std::path::PathBuf;
@@ -33,8 +33,8 @@ pub struct SynthArgs {
     #[arg(long, default_value = "dsp")]
     multipliers: Multipliers,
     /// A board: its pins, clock and FPGA (with --model).
-    #[arg(long, requires = "model")]
-    board: Option<String>,
+    #[arg(long, requires = "model", value_parser = parse_board)]
+    board: Option<&'static Board>,
     /// UART line rate of the board top (with --model; up to clock / 4: 3000000 at 12 MHz).
     #[arg(long, default_value_t = qornn_tools::board::BAUD, requires = "model")]
     baud: u32,
@@ -87,13 +87,7 @@ pub fn parse_target(s: &str) -> Result<Target, String> {
 
 /// Run `qornn synth`.
 pub fn run(a: SynthArgs) -> Result<ExitCode> {
-    let board = match &a.board {
-        Some(name) => Some(board(name).ok_or_else(|| {
-            let all: Vec<&str> = BOARDS.iter().map(|b| b.name).collect();
-            anyhow::anyhow!("unknown board `{name}` (one of: {})", all.join(", "))
-        })?),
-        None => None,
-    };
+    let board = a.board;
     let target = match (a.target, board) {
         (Some(t), _) => t,
         (None, Some(b)) => Target::parse(b.target).expect("boards name known targets"),

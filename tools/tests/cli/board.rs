@@ -7,7 +7,7 @@
 use super::{qornn, text};
 use qornn_sim::{Golden, QuantizedModel};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A simulated board; stopped (and its link removed) when dropped.
@@ -57,6 +57,22 @@ impl Drop for SimBoard {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// `qornn board run` on `board` with model `model`, the input `in.json` and `extra` flags.
+fn run_on(board: &SimBoard, d: &Path, model: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "board",
+        "run",
+        "--port",
+        board.port(),
+        "--model",
+        model,
+        "--input",
+        "in.json",
+    ];
+    args.extend_from_slice(extra);
+    qornn(&args, d)
 }
 
 fn verilator_missing() -> bool {
@@ -132,23 +148,7 @@ fn a_simulated_board_runs_sequences_through_a_pseudo_terminal() {
     assert_eq!(id["baud"], 3_000_000);
 
     for mode in ["last", "all"] {
-        let o = qornn(
-            &[
-                "board",
-                "run",
-                "--port",
-                board.port(),
-                "--model",
-                "a.json",
-                "--input",
-                "in.json",
-                "--mode",
-                mode,
-                "--json",
-                "run.json",
-            ],
-            d,
-        );
+        let o = run_on(&board, d, "a.json", &["--mode", mode, "--json", "run.json"]);
         assert!(o.status.success(), "{mode}: {}", text(&o));
         assert!(
             text(&o).contains("every output equals the golden model's"),
@@ -165,37 +165,15 @@ fn a_simulated_board_runs_sequences_through_a_pseudo_terminal() {
     }
 
     // Model b on a's bitstream: refused before anything runs (exit 2)…
-    let o = qornn(
-        &[
-            "board",
-            "run",
-            "--port",
-            board.port(),
-            "--model",
-            "b.json",
-            "--input",
-            "in.json",
-        ],
-        d,
-    );
+    let o = run_on(&board, d, "b.json", &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("holds another model"), "{}", text(&o));
     // …and, forced, caught at the first step where the two models' outputs differ (exit 1).
-    let o = qornn(
-        &[
-            "board",
-            "run",
-            "--port",
-            board.port(),
-            "--model",
-            "b.json",
-            "--input",
-            "in.json",
-            "--mode",
-            "all",
-            "--ignore-model-hash",
-        ],
+    let o = run_on(
+        &board,
         d,
+        "b.json",
+        &["--mode", "all", "--ignore-model-hash"],
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let want = format!("MISMATCH at sequence 0, step {}:", first_difference(d));
@@ -217,19 +195,7 @@ fn a_byte_lost_or_corrupted_on_the_line_is_detected_and_the_run_recovers() {
     ] {
         for byte in ["20", "60"] {
             let board = SimBoard::start(d, "a.json", &[fault, byte]);
-            let o = qornn(
-                &[
-                    "board",
-                    "run",
-                    "--port",
-                    board.port(),
-                    "--model",
-                    "a.json",
-                    "--input",
-                    "in.json",
-                ],
-                d,
-            );
+            let o = run_on(&board, d, "a.json", &[]);
             assert!(o.status.success(), "{fault} {byte}: {}", text(&o));
             let t = text(&o);
             assert!(
@@ -241,21 +207,7 @@ fn a_byte_lost_or_corrupted_on_the_line_is_detected_and_the_run_recovers() {
     }
     // Without retries the same fault is an error (exit 2) that names it.
     let board = SimBoard::start(d, "a.json", &["--corrupt-data", "20"]);
-    let o = qornn(
-        &[
-            "board",
-            "run",
-            "--port",
-            board.port(),
-            "--model",
-            "a.json",
-            "--input",
-            "in.json",
-            "--retries",
-            "0",
-        ],
-        d,
-    );
+    let o = run_on(&board, d, "a.json", &["--retries", "0"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("checksum mismatch"), "{}", text(&o));
 }

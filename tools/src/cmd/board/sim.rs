@@ -5,7 +5,7 @@ use clap::Args;
 use qornn_hdl::{CoreOptions, Multipliers};
 use qornn_sim::QuantizedModel;
 use qornn_tools::board::bridge::{self, Faults};
-use qornn_tools::board::{board, board_design, LinkOptions, BOARDS};
+use qornn_tools::board::{board_design, parse_board, Board, LinkOptions};
 use std::path::PathBuf;
 
 /// Arguments of `qornn board sim`.
@@ -21,8 +21,8 @@ pub struct SimArgs {
     #[arg(long, default_value = "dsp")]
     multipliers: Multipliers,
     /// Simulate this board's clock and ports (default: 12 MHz, ports CLK/RX/TX).
-    #[arg(long)]
-    board: Option<String>,
+    #[arg(long, value_parser = parse_board)]
+    board: Option<&'static Board>,
     /// UART line rate.
     #[arg(long, default_value_t = qornn_tools::board::BAUD)]
     baud: u32,
@@ -46,13 +46,7 @@ pub struct SimArgs {
 /// Run `qornn board sim`: build, then become the simulation.
 pub fn run(a: SimArgs) -> Result<std::process::ExitCode> {
     let model = QuantizedModel::load(&a.model).with_context(|| format!("{}", a.model.display()))?;
-    let board = match &a.board {
-        Some(name) => Some(board(name).ok_or_else(|| {
-            let all: Vec<&str> = BOARDS.iter().map(|b| b.name).collect();
-            anyhow::anyhow!("unknown board `{name}` (one of: {})", all.join(", "))
-        })?),
-        None => None,
-    };
+    let board = a.board;
     let opts = CoreOptions {
         lanes: a.lanes,
         multipliers: a.multipliers,
