@@ -75,66 +75,29 @@ pub fn stand_in_ports(m: usize, kx: u32, d: usize, ky: u32) -> qornn_tools::boar
     qornn_tools::board::CorePorts::standard("stand_in", m, kx, d, ky)
 }
 
-/// The integer recurrence of `docs/fixed-point.md` written out plainly, with the rounding rule
-/// as a parameter: with [`round_half_even`] it is the spec; with another rule it predicts what a
-/// core with that (wrong) rule computes, so mutation tests know where the difference must show.
+/// The independent i128 reference of `docs/fixed-point.md`, shared with the sim crate's tests
+/// (one file, included in both test binaries).
+#[path = "../sim/tests/spec_reference.rs"]
+pub mod spec_reference;
+pub use spec_reference::{round_half_even, round_half_up};
+
+/// Every h_t and y_t of the reference with the rounding rule `round`, as a trace: with
+/// [`round_half_even`] it is the spec; with another rule it predicts what a core with that
+/// (wrong) rule computes, so mutation tests know where the difference must show.
 pub fn reference_run(
     model: &qornn_sim::QuantizedModel,
     seq: &qornn_sim::Sequence,
-    round: fn(i64, u32) -> i64,
+    round: fn(i128, u32) -> i128,
 ) -> qornn_sim::Trace {
     let (n, d) = (model.shape.hidden, model.shape.output);
-    let ka = model.bits.activation.get();
-    let (lo, hi) = (-(1i64 << (ka - 1)), (1i64 << (ka - 1)) - 1);
-    let mut h = vec![0i64; n];
+    let (hs, ys) = spec_reference::reference_with(model, seq, round);
     let mut trace = qornn_sim::Trace::with_capacity(n, d, seq.steps());
-    for t in 0..seq.steps() {
-        let x = seq.step(t);
-        let next: Vec<i64> = (0..n)
-            .map(|i| {
-                let wh: i64 = model.w[i].iter().zip(&h).map(|(&w, &v)| w * v).sum();
-                let ux: i64 = model.u[i].iter().zip(x).map(|(&u, &v)| u * v as i64).sum();
-                let acc =
-                    (wh << model.alignment.w_shift) + (ux << model.alignment.u_shift) + model.b[i];
-                let a = match model.modrelu_bias() {
-                    None => acc.max(0),
-                    Some(beta) => acc.signum() * (acc.abs() + beta[i]).max(0),
-                };
-                round(a * model.requant.multiplier, model.requant.shift).clamp(lo, hi)
-            })
-            .collect();
-        h = next;
-        let y: Vec<i64> = (0..d)
-            .map(|k| model.v[k].iter().zip(&h).map(|(&v, &x)| v * x).sum::<i64>() + model.c[k])
-            .collect();
+    for (h, y) in hs.iter().zip(&ys) {
         let h32: Vec<i32> = h.iter().map(|&v| v as i32).collect();
-        trace.push(&h32, &y);
+        let y64: Vec<i64> = y.iter().map(|&v| v as i64).collect();
+        trace.push(&h32, &y64);
     }
     trace
-}
-
-/// Round half to even (the spec's rule), by exact integer comparison.
-pub fn round_half_even(p: i64, r: u32) -> i64 {
-    if r == 0 {
-        return p;
-    }
-    let q = p >> r;
-    let twice = 2 * (p - (q << r));
-    let den = 1i64 << r;
-    if twice > den || (twice == den && q & 1 == 1) {
-        q + 1
-    } else {
-        q
-    }
-}
-
-/// Round half up (a plausible mistake: `(p + 2^(r-1)) >> r`).
-pub fn round_half_up(p: i64, r: u32) -> i64 {
-    if r == 0 {
-        p
-    } else {
-        (p + (1i64 << (r - 1))) >> r
-    }
 }
 
 /// Run a UART testbench (`qornn_tools::board::uart_testbench_verilog` with its design) under

@@ -9,5 +9,6 @@ mod malformed;
 #[allow(clippy::needless_range_loop)]
 mod reference;
 mod spec_examples;
+mod spec_reference;
 mod vcd_diff;
 mod width;

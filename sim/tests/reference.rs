@@ -6,87 +6,13 @@
 
 use proptest::prelude::*;
 use qornn_sim::random::{random_model, random_sequences, RandomSpec, WeightStyle};
-use qornn_sim::{Activation, Bits, Golden, QuantizedModel, Sequence, Shape};
+use qornn_sim::{Bits, Golden, QuantizedModel, Sequence, Shape};
 
-/// Round p / 2^r to nearest, ties to even, by comparing 2·remainder with the divisor.
-fn rhe(p: i128, r: u32) -> i128 {
-    let den = 1i128 << r;
-    let q = p.div_euclid(den);
-    let twice = 2 * p.rem_euclid(den);
-    if twice > den || (twice == den && q.rem_euclid(2) == 1) {
-        q + 1
-    } else {
-        q
-    }
-}
+use crate::spec_reference::{reference_with, round_half_even};
 
-/// Every h_t and y_t of one sequence, and asserts that no partial sum leaves the declared
-/// accumulator width.
+/// Every h_t and y_t of one sequence by the spec's rounding (see [`reference_with`]).
 fn reference(model: &QuantizedModel, seq: &Sequence) -> (Vec<Vec<i128>>, Vec<Vec<i128>>) {
-    let n = model.shape.hidden;
-    let acc_max = 1i128 << (model.bits.accumulator.get() - 1);
-    let out_max = 1i128 << (model.bits.output_accumulator.get() - 1);
-    let fits = |v: i128, max: i128| v >= -max && v < max;
-    let ka = model.bits.activation.get();
-    let (hmin, hmax) = (-(1i128 << (ka - 1)), (1i128 << (ka - 1)) - 1);
-    let mut h = vec![0i128; n];
-    let (mut hs, mut ys) = (Vec::new(), Vec::new());
-    for t in 0..seq.steps() {
-        let x = seq.step(t);
-        let mut next = vec![0i128; n];
-        for i in 0..n {
-            let mut wh = 0i128;
-            for j in 0..n {
-                wh += model.w[i][j] as i128 * h[j];
-                assert!(
-                    fits(wh << model.alignment.w_shift, acc_max),
-                    "W·h partial sum overflows"
-                );
-            }
-            let mut ux = 0i128;
-            for (j, &xj) in x.iter().enumerate() {
-                ux += model.u[i][j] as i128 * xj as i128;
-                assert!(
-                    fits(ux << model.alignment.u_shift, acc_max),
-                    "U·x partial sum overflows"
-                );
-            }
-            let acc = wh * (1 << model.alignment.w_shift)
-                + ux * (1 << model.alignment.u_shift)
-                + model.b[i] as i128;
-            assert!(fits(acc, acc_max), "accumulator overflows");
-            let a = match &model.activation {
-                Activation::Relu => acc.max(0),
-                Activation::Modrelu { bias } => {
-                    let mag = (acc.abs() + bias[i] as i128).max(0);
-                    if acc > 0 {
-                        mag
-                    } else if acc < 0 {
-                        -mag
-                    } else {
-                        0
-                    }
-                }
-            };
-            assert!(fits(a, acc_max), "activation overflows");
-            next[i] =
-                rhe(a * model.requant.multiplier as i128, model.requant.shift).clamp(hmin, hmax);
-        }
-        h = next;
-        let y: Vec<i128> = (0..model.shape.output)
-            .map(|k| {
-                let mut s = model.c[k] as i128;
-                for j in 0..n {
-                    s += model.v[k][j] as i128 * h[j];
-                }
-                assert!(fits(s, out_max), "output accumulator overflows");
-                s
-            })
-            .collect();
-        hs.push(h.clone());
-        ys.push(y);
-    }
-    (hs, ys)
+    reference_with(model, seq, round_half_even)
 }
 
 fn spec_strategy() -> impl Strategy<Value = RandomSpec> {

@@ -124,13 +124,7 @@ pub fn run(a: SynthArgs) -> Result<ExitCode> {
             let (text, cfg) = (design.verilog, design.cfg);
             let file = a.out.join("top.v");
             qornn_sim::atomic::write(&file, text.as_bytes())?;
-            let facts = CoreFacts {
-                cycles_per_step: cfg.cycles_per_step(),
-                macs_per_step: (cfg.hidden * (cfg.hidden + cfg.input) + cfg.output * cfg.hidden)
-                    as u64,
-                weight_memory_bits: model.memory_bits(),
-                lanes: cfg.lanes,
-            };
+            let facts = CoreFacts::of(&cfg, &model);
             (file, top, Some(facts))
         }
         (None, Some(v)) => (

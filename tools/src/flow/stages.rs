@@ -5,7 +5,7 @@ use super::report::write_flow_report;
 use super::*;
 use crate::cosim::{self, SimResult};
 use crate::simulator::Simulator;
-use crate::synth::{self, CoreFacts, SynthOptions, Target};
+use crate::synth::{self, Target};
 use crate::training;
 use qornn_hdl::{CoreConfig, CoreOptions};
 use qornn_quant::export::batch_sequences;

@@ -76,53 +76,18 @@ fn synthesise(
         let mut points = Vec::new();
         for &p in &lanes {
             let opts = config.core_options(p)?;
-            let design = crate::board::board_design(
-                model,
-                &opts,
-                None,
-                crate::board::BOARD_TOP,
-                Default::default(),
-            )
-            .map_err(|e| stage_err("synthesise")(e.to_string()))?;
-            let (text, cfg) = (design.verilog, design.cfg);
             let dir = out
                 .join("synth")
                 .join(format!("{}-{p}lanes", target.name()));
-            std::fs::create_dir_all(&dir).map_err(|source| FlowError::Io {
-                path: dir.clone(),
-                source,
-            })?;
-            let v = dir.join("top.v");
-            qornn_sim::atomic::write(&v, text.as_bytes()).map_err(|source| FlowError::Io {
-                path: v.clone(),
-                source,
-            })?;
-            let so = SynthOptions {
-                target,
-                top: crate::board::default_top(),
-                seeds: vec![hw.seed],
-                freq_mhz: target.default_freq_mhz(),
-                constraints: None,
-                bitstream: true,
-            };
             eprintln!("      {target}, {p} lanes …");
-            let result = match synth::synthesize(&v, &dir, &so) {
-                Ok(report) => Ok(report),
-                // Not fitting is a result worth reporting beside the points that fit.
-                Err(e) if e.does_not_fit() => Err(e.to_string()),
-                // A tool that failed is not: the stage fails and says where.
-                Err(e) => return Err(stage_err("synthesise")(format!("{target}, {p} lanes: {e}"))),
-            };
+            // Not fitting is a result worth reporting beside the points that fit; a tool that
+            // failed is not: the stage fails and says where.
+            let point = synth::build_point(model, &opts, target, hw.seed, &dir, true)
+                .map_err(|e| stage_err("synthesise")(format!("{target}, {p} lanes: {e}")))?;
             points.push(SynthPoint {
                 lanes: p,
-                result,
-                core: CoreFacts {
-                    cycles_per_step: cfg.cycles_per_step(),
-                    macs_per_step: (cfg.hidden * (cfg.hidden + cfg.input) + cfg.output * cfg.hidden)
-                        as u64,
-                    weight_memory_bits: model.memory_bits(),
-                    lanes: p,
-                },
+                result: point.synth.map_err(|e| e.to_string()),
+                core: point.core,
             });
         }
         rep.synthesis.push((target.name().to_string(), points));

@@ -2,9 +2,8 @@
 //! job whose result is one JSON file, so the grid can be split over machines (`--shard i/n`)
 //! and gathered afterwards (`--merge`) into a table and Pareto plots.
 
-use crate::board::board_design;
 use crate::flow::FlowConfig;
-use crate::synth::{synthesize, Resource, SynthError, SynthOptions, Target};
+use crate::synth::{Resource, SynthError, Target};
 use crate::training;
 use qornn_hdl::CoreOptions;
 use qornn_quant::train::Trainer;

@@ -63,38 +63,21 @@ fn run_point(config: &FlowConfig, p: &Point, dir: &Path) -> Result<PointResult, 
         lanes: p.lanes,
         multipliers: config.hardware.multipliers.parse().map_err(PointError)?,
     };
-    let design = board_design(
-        &model,
-        &opts,
-        None,
-        crate::board::BOARD_TOP,
-        Default::default(),
-    )
-    .map_err(|e| PointError(e.to_string()))?;
-    let (text, cfg) = (design.verilog, design.cfg);
     let work = dir.join("synth").join(p.key());
-    std::fs::create_dir_all(&work)?;
-    let v = work.join("top.v");
-    qornn_sim::atomic::write(&v, text.as_bytes())?;
-    let so = SynthOptions {
-        target,
-        top: crate::board::default_top(),
-        seeds: vec![config.hardware.seed],
-        freq_mhz: target.default_freq_mhz(),
-        constraints: None,
-        bitstream: false,
-    };
+    let point =
+        crate::synth::build_point(&model, &opts, target, config.hardware.seed, &work, false)
+            .map_err(|e| PointError(e.to_string()))?;
     let base = PointResult {
         point: p.clone(),
         accuracy,
         luts: None,
         dsps: None,
         fmax_mhz: None,
-        cycles_per_step: cfg.cycles_per_step(),
+        cycles_per_step: point.core.cycles_per_step,
         fits: false,
         error: None,
     };
-    Ok(match synthesize(&v, &work, &so) {
+    Ok(match point.synth {
         Ok(r) => PointResult {
             luts: Some(r.usage(Resource::Luts).used),
             dsps: Some(r.usage(Resource::Dsps).used),
@@ -102,11 +85,10 @@ fn run_point(config: &FlowConfig, p: &Point, dir: &Path) -> Result<PointResult, 
             fits: true,
             ..base
         },
-        Err(e) if e.does_not_fit() => PointResult {
+        Err(e) => PointResult {
             error: Some(e.to_string()),
             ..base
         },
-        Err(e) => return Err(e.into()),
     })
 }
 

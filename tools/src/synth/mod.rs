@@ -8,9 +8,11 @@
 //! instead of failing deep inside the placer.
 
 mod device;
+mod point;
 mod report;
 
 pub use device::{Device, Family, Resource, Target, DEVICES, ECP5, ICE40};
+pub use point::{build_point, DesignPoint, PointBuildError};
 pub use report::{
     read_cell_counts, read_pnr_report, CoreFacts, PnrReport, SynthReport, Throughput, Usage,
 };
