@@ -20,22 +20,52 @@ pub enum Multipliers {
     Dsp,
     /// Shift-and-add in LUTs, at the operands' own widths: no DSP block is used.
     Lut,
+    /// The first `dsp_lanes` lanes multiply in DSP blocks, the others in LUTs: a device's
+    /// spare logic adds lanes beside its DSPs (`mixed:8` on a UP5K's eight SB_MAC16).
+    Mixed {
+        /// Lanes with a DSP multiplier (lanes 0 to dsp_lanes − 1).
+        dsp_lanes: usize,
+    },
 }
 
 impl Multipliers {
     /// Widest signed operand this style multiplies.
     pub fn max_operand_bits(self) -> u32 {
         match self {
-            Multipliers::Dsp => 16,
-            Multipliers::Lut => 16,
+            Multipliers::Dsp | Multipliers::Lut | Multipliers::Mixed { .. } => 16,
         }
     }
 
-    /// The command-line name.
+    /// Whether lane `lane` multiplies in a DSP block.
+    pub fn uses_dsp(self, lane: usize) -> bool {
+        match self {
+            Multipliers::Dsp => true,
+            Multipliers::Lut => false,
+            Multipliers::Mixed { dsp_lanes } => lane < dsp_lanes,
+        }
+    }
+
+    /// How many of `lanes` lanes use a DSP block.
+    pub fn dsp_lanes(self, lanes: usize) -> usize {
+        (0..lanes).filter(|&p| self.uses_dsp(p)).count()
+    }
+
+    /// The command-line name (`mixed` without its count; [`Display`](std::fmt::Display)
+    /// writes `mixed:N`).
     pub fn name(self) -> &'static str {
         match self {
             Multipliers::Dsp => "dsp",
             Multipliers::Lut => "lut",
+            Multipliers::Mixed { .. } => "mixed",
+        }
+    }
+}
+
+impl std::fmt::Display for Multipliers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Multipliers::Mixed { dsp_lanes } => write!(f, "mixed:{dsp_lanes}"),
+            m => f.write_str(m.name()),
         }
     }
 }
@@ -46,7 +76,13 @@ impl std::str::FromStr for Multipliers {
         match s {
             "dsp" => Ok(Multipliers::Dsp),
             "lut" => Ok(Multipliers::Lut),
-            other => Err(format!("unknown multiplier style `{other}` (dsp or lut)")),
+            other => match other.strip_prefix("mixed:").map(str::parse::<usize>) {
+                Some(Ok(dsp_lanes)) => Ok(Multipliers::Mixed { dsp_lanes }),
+                _ => Err(format!(
+                    "unknown multiplier style `{other}` (dsp, lut, or mixed:N for N DSP lanes \
+                     and the rest in LUTs)"
+                )),
+            },
         }
     }
 }

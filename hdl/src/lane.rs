@@ -48,7 +48,7 @@ pub struct LaneParams {
     pub w_shift: u32,
     /// s_u.
     pub u_shift: u32,
-    /// DSP or LUT multiplication.
+    /// The core's multiplier style (this lane's: [`Multipliers::uses_dsp`] of its index).
     pub multipliers: Multipliers,
 }
 
@@ -169,8 +169,9 @@ impl Lane {
         let kd = p.data_bits;
         let kw = p.weight_bits;
         let lw = p.acc_bits;
-        let (prod_bits, prod_expr) = match p.multipliers {
-            Multipliers::Dsp => (
+        let dsp = p.multipliers.uses_dsp(p.index);
+        let (prod_bits, prod_expr) = match dsp {
+            true => (
                 32,
                 format!(
                     "$signed({}) * $signed({})",
@@ -178,7 +179,7 @@ impl Lane {
                     sign_extend("o_w", kw, 16)
                 ),
             ),
-            Multipliers::Lut => {
+            false => {
                 let pw = kd + kw;
                 let mut terms = Vec::new();
                 for b in 0..kw {
@@ -194,12 +195,13 @@ impl Lane {
                 (pw, terms.join(" "))
             }
         };
-        let dx = match p.multipliers {
-            Multipliers::Lut => format!(
+        let dx = if dsp {
+            String::new()
+        } else {
+            format!(
                 "wire signed [{pw1}:0] dx = $signed(o_data);\n",
                 pw1 = kd + kw - 1
-            ),
-            Multipliers::Dsp => String::new(),
+            )
         };
         let kind_shift = format!(
             "(m_kind == 2'd0) ? (prod_l <<< {sw}) : (m_kind == 2'd1) ? (prod_l <<< {su}) : prod_l",
@@ -447,5 +449,10 @@ mod tests {
         let v = Lane::new(params(Multipliers::Lut)).verilog();
         assert!(v.contains("- ({12{o_w[3]}} & (dx <<< 3))"), "{v}");
         assert!(!v.contains(" * "), "{v}");
+        // Mixed: lane 1 of `mixed:1` is past the DSP lanes, so it multiplies in LUTs.
+        let v = Lane::new(params(Multipliers::Mixed { dsp_lanes: 1 })).verilog();
+        assert!(!v.contains(" * ") && v.contains("dx <<< 3"), "{v}");
+        let v = Lane::new(params(Multipliers::Mixed { dsp_lanes: 2 })).verilog();
+        assert!(v.contains(" * "), "{v}");
     }
 }

@@ -94,6 +94,19 @@ fn random_models_agree_everywhere() {
             0.7,
             Multipliers::Dsp,
         ),
+        // Three DSP lanes and two LUT lanes in one core.
+        (
+            20,
+            1,
+            3,
+            5,
+            4,
+            8,
+            true,
+            WeightStyle::Uniform,
+            2.0,
+            Multipliers::Mixed { dsp_lanes: 3 },
+        ),
     ];
     for (i, (n, m, d, p, kw, ka, modrelu, style, gain, mul)) in cases.into_iter().enumerate() {
         let mut spec = RandomSpec::new(

@@ -32,12 +32,18 @@ fn dsp_and_block_ram_inference_on_ice40_and_ecp5() {
         1,
     ));
     let dir = tempfile::tempdir().unwrap();
-    for mul in [Multipliers::Dsp, Multipliers::Lut] {
+    for mul in [
+        Multipliers::Dsp,
+        Multipliers::Lut,
+        Multipliers::Mixed { dsp_lanes: 3 },
+    ] {
         let opts = CoreOptions {
             lanes: 4,
             multipliers: mul,
         };
         let path = dir.path().join(format!("{}.v", mul.name()));
+        // One multiplier per DSP lane, none for the LUT lanes.
+        let want_mac = mul.dsp_lanes(opts.lanes);
         std::fs::write(&path, verilog::emit(&model, &opts, "core").unwrap()).unwrap();
         for (synth, mac, ram) in [
             ("synth_ice40 -dsp -flatten", "SB_MAC16", "SB_RAM40_4K"),
@@ -53,8 +59,7 @@ fn dsp_and_block_ram_inference_on_ice40_and_ecp5() {
                 .expect("yosys runs");
             let log = String::from_utf8_lossy(&out.stdout);
             assert!(out.status.success(), "{synth} fails:\n{log}");
-            let want_mac = if mul == Multipliers::Dsp { 4 } else { 0 };
-            assert_eq!(count(&log, mac), want_mac, "{synth} {}: {mac}", mul.name());
+            assert_eq!(count(&log, mac), want_mac, "{synth} {mul}: {mac}");
             assert!(count(&log, ram) >= 4, "{synth}: weight banks not in {ram}");
         }
     }
