@@ -94,6 +94,7 @@ module {top} (input {clk}, input {rx}, output {tx});
   reg [1:0] len_idx = 0;
   reg [31:0] frame_len = 0;    // steps in the frame
   reg [31:0] steps_left = 0;   // steps still to assemble
+  reg steps_one = 0;           // steps_left == 1, registered (no wide compare on the path)
   reg [15:0] byte_idx = 0;
   reg [7:0] sum = 0;
   reg start_next = 0;          // the next assembled step begins a sequence
@@ -131,20 +132,26 @@ module {top} (input {clk}, input {rx}, output {tx});
   reg [15:0] credits = 0;      // steps taken by the core, not yet reported (last-output frames)
   reg [{yw}:0] y_buf = 0;
   reg y_full = 0, y_final = 0; // a y_t to send; it is the frame's last
-  reg [31:0] y_seen = 0;
+  reg [31:0] y_left = 0;       // outputs still to come in this frame
+  reg y_one = 0;               // y_left == 1, registered
   reg chk_done = 0, chk_ok = 0, status_due = 0, final_sent = 0;
   reg [7:0] status_code = 0;
   reg abort_due = 0;
   reg [7:0] abort_code = 0;
   reg id_due = 0, timer_due = 0;
-  reg [47:0] cycles = 0;
+  // The cycle counter in two halves with a registered carry: no 48-bit carry chain.
+  reg [23:0] cycles_lo = 0, cycles_hi = 0;
+  reg cycles_carry = 0;
+  wire [47:0] cycles = {{cycles_hi, cycles_lo}};
   reg [47:0] timer_shift = 0;
-  reg [{idle_w}:0] idle = 0;
+  // Silence counts down from its limit; `idle_out` is registered one cycle ahead.
+  reg [{idle_w}:0] idle = {idle};
+  reg idle_out = 0;
 
   // The sender: one answer at a time, byte by byte.
   localparam K_NONE = 3'd0, K_ABORT = 3'd1, K_CREDIT = 3'd2, K_ID = 3'd3, K_TIMER = 3'd4, K_Y = 3'd5, K_STATUS = 3'd6;
   reg [2:0] snd_kind = K_NONE;
-  reg [15:0] snd_idx = 0, snd_len = 0;
+  reg [15:0] snd_idx = 0, snd_left = 0; // bytes sent, bytes left of this answer
   reg [7:0] id_byte;
   always @* begin
     case (snd_idx)
@@ -167,7 +174,11 @@ module {top} (input {clk}, input {rx}, output {tx});
   wire credit_give = x_valid && x_ready && mode == M_LAST;
 
   always @(posedge {clk}) begin
-    cycles <= cycles + 1;
+    cycles_lo <= cycles_lo + 1;
+    cycles_carry <= cycles_lo == 24'hfffffe;
+    if (cycles_carry) cycles_hi <= cycles_hi + 1;
+    steps_one <= steps_left == 32'd1;
+    y_one <= y_left == 32'd1;
     tx_start <= 0;
     y_ready <= 0;
     rd_valid <= fifo_re;
@@ -178,33 +189,36 @@ module {top} (input {clk}, input {rx}, output {tx});
     if (reset) begin
       pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; final_sent <= 0;
       chk_done <= 0; status_due <= 0; abort_due <= 0; id_due <= 0; timer_due <= 0;
-      snd_kind <= K_NONE; snd_idx <= 0; credits <= 0; idle <= 0; rd_valid <= 0;
+      snd_kind <= K_NONE; snd_idx <= 0; credits <= 0; idle <= {idle}; idle_out <= 0; rd_valid <= 0;
       wr_ptr <= 0; rd_ptr <= 0;
-    end else if (idle == {idle} || (rx_valid && fifo_full)) begin
+    end else if (idle_out || (rx_valid && fifo_full)) begin
       // A frame stopped arriving (a byte was lost) or overran the FIFO: drop it and what is
       // queued, reset the core, and say so.
       pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; final_sent <= 0;
-      chk_done <= 0; status_due <= 0; credits <= 0; idle <= 0; rd_valid <= 0;
+      chk_done <= 0; status_due <= 0; credits <= 0; idle <= {idle}; idle_out <= 0; rd_valid <= 0;
       snd_kind <= K_NONE; snd_idx <= 0;
       rd_ptr <= wr_ptr;
       soft_reset <= 3'd4;
-      abort_due <= 1; abort_code <= idle == {idle} ? 8'd2 : 8'd4;
+      abort_due <= 1; abort_code <= idle_out ? 8'd2 : 8'd4;
     end else begin
       // Silence while a frame is incomplete and nothing is queued.
-      if (pstate != P_CMD && fifo_empty && !rd_valid && !(pstate == P_PAY && have_step) && !rx_valid)
-        idle <= idle + 1;
-      else
-        idle <= 0;
+      if (pstate != P_CMD && fifo_empty && !rd_valid && !(pstate == P_PAY && have_step) && !rx_valid) begin
+        idle <= idle - 1;
+        idle_out <= idle == 1;
+      end else begin
+        idle <= {idle};
+        idle_out <= 0;
+      end
 
       if (rd_valid) case (pstate)
         P_CMD: case (rd_data)
           8'h53, 8'h58: begin // S, X: one step, answered by y_t (v1)
             mode <= M_STEP; pstate <= P_PAY; steps_left <= 1; frame_len <= 1; byte_idx <= 0;
-            start_next <= rd_data == 8'h53; y_seen <= 0;
+            start_next <= rd_data == 8'h53; y_left <= 1;
           end
           8'h4c, 8'h41: begin // L, A: a frame
             mode <= rd_data == 8'h4c ? M_LAST : M_ALL; pstate <= P_LEN; len_idx <= 0; sum <= 0;
-            start_next <= 1; y_seen <= 0; chk_done <= 0;
+            start_next <= 1; chk_done <= 0;
           end
           8'h49: id_due <= 1;                                   // I
           8'h54: begin timer_due <= 1; timer_shift <= cycles; end // T
@@ -213,6 +227,7 @@ module {top} (input {clk}, input {rx}, output {tx});
         P_LEN: begin
           frame_len <= {{rd_data, frame_len[31:8]}};
           steps_left <= {{rd_data, frame_len[31:8]}};
+          y_left <= {{rd_data, frame_len[31:8]}};
           sum <= sum + rd_data;
           len_idx <= len_idx + 1;
           byte_idx <= 0;
@@ -225,7 +240,7 @@ module {top} (input {clk}, input {rx}, output {tx});
             byte_idx <= 0;
             have_step <= 1; step_start <= start_next; start_next <= 0;
             steps_left <= steps_left - 1;
-            if (steps_left == 1) pstate <= mode == M_STEP ? P_CMD : P_CHK;
+            if (steps_one) pstate <= mode == M_STEP ? P_CMD : P_CHK;
           end else byte_idx <= byte_idx + 1;
         end
         P_CHK: begin
@@ -245,9 +260,9 @@ module {top} (input {clk}, input {rx}, output {tx});
       // Take y_t from the core: kept to send, or (last-output frames, not the last step) let go.
       if (y_valid && !y_ready && !y_full) begin
         y_ready <= 1;
-        y_seen <= y_seen + 1;
-        if (mode != M_LAST || y_seen + 1 == frame_len) begin
-          y_buf <= y_wide; y_full <= 1; y_final <= mode != M_STEP && y_seen + 1 == frame_len;
+        y_left <= y_left - 1;
+        if (mode != M_LAST || y_one) begin
+          y_buf <= y_wide; y_full <= 1; y_final <= mode != M_STEP && y_one;
         end
       end
 
@@ -259,13 +274,13 @@ module {top} (input {clk}, input {rx}, output {tx});
       // Choose the next answer; then send it byte by byte.
       if (snd_kind == K_NONE) begin
         snd_idx <= 0;
-        if (abort_due) begin snd_kind <= K_ABORT; snd_len <= 2; abort_due <= 0; end
-        else if (credits != 0) begin snd_kind <= K_CREDIT; snd_len <= 1; end
-        else if (id_due) begin snd_kind <= K_ID; snd_len <= {id_len}; id_due <= 0; end
-        else if (timer_due) begin snd_kind <= K_TIMER; snd_len <= {timer_len}; timer_due <= 0; end
-        else if (y_full) begin snd_kind <= K_Y; snd_len <= {y_bytes}; end
+        if (abort_due) begin snd_kind <= K_ABORT; snd_left <= 2; abort_due <= 0; end
+        else if (credits != 0) begin snd_kind <= K_CREDIT; snd_left <= 1; end
+        else if (id_due) begin snd_kind <= K_ID; snd_left <= {id_len}; id_due <= 0; end
+        else if (timer_due) begin snd_kind <= K_TIMER; snd_left <= {timer_len}; timer_due <= 0; end
+        else if (y_full) begin snd_kind <= K_Y; snd_left <= {y_bytes}; end
         else if (status_due) begin
-          snd_kind <= K_STATUS; snd_len <= status_code == 0 ? 1 : 2; status_due <= 0;
+          snd_kind <= K_STATUS; snd_left <= status_code == 0 ? 1 : 2; status_due <= 0;
         end
       end else if (!tx_busy && !tx_start) begin
         tx_data <= snd_byte;
@@ -273,7 +288,8 @@ module {top} (input {clk}, input {rx}, output {tx});
         snd_idx <= snd_idx + 1;
         if (snd_kind == K_Y) y_buf <= y_buf >> 8;
         if (snd_kind == K_TIMER) timer_shift <= timer_shift >> 8;
-        if (snd_idx == snd_len - 1) begin
+        snd_left <= snd_left - 1;
+        if (snd_left == 1) begin
           snd_kind <= K_NONE;
           if (snd_kind == K_Y) begin
             y_full <= 0;

@@ -313,11 +313,17 @@ fn place_and_route(
         seed.to_string(),
     ]);
     if let Some(c) = &opts.constraints {
-        let c = std::fs::canonicalize(c).map_err(|source| SynthError::Io {
-            path: c.clone(),
-            source,
-        })?;
-        args.extend([family.constraints_flag.into(), c.display().to_string()]);
+        // A copy in the build folder, named relative to it: the PyPI (WebAssembly) nextpnr
+        // sees only its working folder, not every absolute path.
+        let name = format!("constraints.{}", family.constraints_flag.trim_start_matches('-'));
+        let copy = out_dir.join(&name);
+        if std::fs::canonicalize(c).ok() != std::fs::canonicalize(&copy).ok() {
+            std::fs::copy(c, &copy).map_err(|source| SynthError::Io {
+                path: c.clone(),
+                source,
+            })?;
+        }
+        args.extend([family.constraints_flag.into(), name]);
     }
     let log = out_dir.join(&files.log);
     run_logged(target.family().nextpnr, &args, out_dir, &log)
