@@ -79,8 +79,13 @@ module {top} (input {clk}, input {rx}, output {tx});
   // The receive FIFO ({fifo} bytes, one block RAM): bytes wait here while the core works.
   reg [7:0] fifo [0:{fifo_last}];
   reg [{aw}:0] wr_ptr = 0, rd_ptr = 0;
-  wire fifo_empty = wr_ptr == rd_ptr;
-  wire fifo_full = wr_ptr[{aw1}:0] == rd_ptr[{aw1}:0] && wr_ptr[{aw}] != rd_ptr[{aw}];
+  // Empty and full are registered from the pointers, a cycle late: a read is never issued in
+  // the cycle after another (rd_valid), and a write waits at most one cycle longer to be seen.
+  reg fifo_empty = 1, fifo_full = 0;
+  always @(posedge {clk}) begin
+    fifo_empty <= wr_ptr == rd_ptr;
+    fifo_full <= wr_ptr[{aw1}:0] == rd_ptr[{aw1}:0] && wr_ptr[{aw}] != rd_ptr[{aw}];
+  end
   wire fifo_we = rx_valid && !fifo_full;
   always @(posedge {clk}) if (fifo_we) fifo[wr_ptr[{aw1}:0]] <= rx_data;
   reg [7:0] rd_data = 0;
@@ -96,6 +101,7 @@ module {top} (input {clk}, input {rx}, output {tx});
   reg [31:0] steps_left = 0;   // steps still to assemble
   reg steps_one = 0;           // steps_left == 1, registered (no wide compare on the path)
   reg [15:0] byte_idx = 0;
+  reg byte_last = {first_is_last};   // byte_idx is the step's last byte (registered)
   reg [7:0] sum = 0;
   reg start_next = 0;          // the next assembled step begins a sequence
   reg [{xw}:0] x_shift = 0;    // the step being assembled, low byte first
@@ -146,7 +152,8 @@ module {top} (input {clk}, input {rx}, output {tx});
   reg [47:0] timer_shift = 0;
   // Silence counts down from its limit; `idle_out` is registered one cycle ahead.
   reg [{idle_w}:0] idle = {idle};
-  reg idle_out = 0;
+  reg abort_now = 0;            // the silence ran out, or a byte met a full FIFO (registered)
+  reg [7:0] abort_why = 0;
 
   // The sender: one answer at a time, byte by byte.
   localparam K_NONE = 3'd0, K_ABORT = 3'd1, K_CREDIT = 3'd2, K_ID = 3'd3, K_TIMER = 3'd4, K_Y = 3'd5, K_STATUS = 3'd6;
@@ -189,31 +196,29 @@ module {top} (input {clk}, input {rx}, output {tx});
     if (reset) begin
       pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; final_sent <= 0;
       chk_done <= 0; status_due <= 0; abort_due <= 0; id_due <= 0; timer_due <= 0;
-      snd_kind <= K_NONE; snd_idx <= 0; credits <= 0; idle <= {idle}; idle_out <= 0; rd_valid <= 0;
-      wr_ptr <= 0; rd_ptr <= 0;
-    end else if (idle_out || (rx_valid && fifo_full)) begin
+      snd_kind <= K_NONE; snd_idx <= 0; credits <= 0; idle <= {idle}; abort_now <= 0; rd_valid <= 0;
+      wr_ptr <= 0; rd_ptr <= 0; byte_idx <= 0; byte_last <= {first_is_last};
+    end else if (abort_now) begin
       // A frame stopped arriving (a byte was lost) or overran the FIFO: drop it and what is
       // queued, reset the core, and say so.
       pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; final_sent <= 0;
-      chk_done <= 0; status_due <= 0; credits <= 0; idle <= {idle}; idle_out <= 0; rd_valid <= 0;
+      chk_done <= 0; status_due <= 0; credits <= 0; idle <= {idle}; abort_now <= 0; rd_valid <= 0;
       snd_kind <= K_NONE; snd_idx <= 0;
       rd_ptr <= wr_ptr;
       soft_reset <= 3'd4;
-      abort_due <= 1; abort_code <= idle_out ? 8'd2 : 8'd4;
+      abort_due <= 1; abort_code <= abort_why; byte_idx <= 0; byte_last <= {first_is_last};
     end else begin
       // Silence while a frame is incomplete and nothing is queued.
       if (pstate != P_CMD && fifo_empty && !rd_valid && !(pstate == P_PAY && have_step) && !rx_valid) begin
         idle <= idle - 1;
-        idle_out <= idle == 1;
-      end else begin
-        idle <= {idle};
-        idle_out <= 0;
-      end
+        if (idle == 1) begin abort_now <= 1; abort_why <= 8'd2; end
+      end else idle <= {idle};
+      if (rx_valid && fifo_full) begin abort_now <= 1; abort_why <= 8'd4; end
 
       if (rd_valid) case (pstate)
         P_CMD: case (rd_data)
           8'h53, 8'h58: begin // S, X: one step, answered by y_t (v1)
-            mode <= M_STEP; pstate <= P_PAY; steps_left <= 1; frame_len <= 1; byte_idx <= 0;
+            mode <= M_STEP; pstate <= P_PAY; steps_left <= 1; frame_len <= 1;
             start_next <= rd_data == 8'h53; y_left <= 1;
           end
           8'h4c, 8'h41: begin // L, A: a frame
@@ -230,18 +235,19 @@ module {top} (input {clk}, input {rx}, output {tx});
           y_left <= {{rd_data, frame_len[31:8]}};
           sum <= sum + rd_data;
           len_idx <= len_idx + 1;
-          byte_idx <= 0;
           if (len_idx == 2'd3) pstate <= {{rd_data, frame_len[31:8]}} == 0 ? P_CHK : P_PAY;
         end
         P_PAY: begin
           {x_shift} // bytes arrive low first: a shift, not a decoder
           sum <= sum + rd_data;
-          if (byte_idx == {x_last}) begin
-            byte_idx <= 0;
+          if (byte_last) begin
+            byte_idx <= 0; byte_last <= {first_is_last};
             have_step <= 1; step_start <= start_next; start_next <= 0;
             steps_left <= steps_left - 1;
             if (steps_one) pstate <= mode == M_STEP ? P_CMD : P_CHK;
-          end else byte_idx <= byte_idx + 1;
+          end else begin
+            byte_idx <= byte_idx + 1; byte_last <= byte_idx + 1 == {x_last};
+          end
         end
         P_CHK: begin
           pstate <= P_CMD;
@@ -320,6 +326,7 @@ endmodule
         xcore = m * kx as usize - 1,
         xb8 = xb * 8,
         x_last = x_bytes - 1,
+        first_is_last = if x_bytes == 1 { "1'b1" } else { "1'b0" },
         ycore = d * ky as usize - 1,
         yw = y_bytes * 8 - 1,
         yb8 = yb * 8,

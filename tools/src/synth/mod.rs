@@ -315,7 +315,10 @@ fn place_and_route(
     if let Some(c) = &opts.constraints {
         // A copy in the build folder, named relative to it: the PyPI (WebAssembly) nextpnr
         // sees only its working folder, not every absolute path.
-        let name = format!("constraints.{}", family.constraints_flag.trim_start_matches('-'));
+        let name = format!(
+            "constraints.{}",
+            family.constraints_flag.trim_start_matches('-')
+        );
         let copy = out_dir.join(&name);
         if std::fs::canonicalize(c).ok() != std::fs::canonicalize(&copy).ok() {
             std::fs::copy(c, &copy).map_err(|source| SynthError::Io {
