@@ -100,8 +100,9 @@ module {top} (input {clk}, input {rx}, output {tx});
   reg [31:0] frame_len = 0;    // steps in the frame
   reg [31:0] steps_left = 0;   // steps still to assemble
   reg steps_one = 0;           // steps_left == 1, registered (no wide compare on the path)
-  reg [15:0] byte_idx = 0;
-  reg byte_last = {first_is_last};   // byte_idx is the step's last byte (registered)
+  // Which byte of a step comes next, one-hot (no counter to compare): bit k for byte k.
+  reg [{x_last}:0] byte_mark = 1;
+  wire byte_last = byte_mark[{x_last}];
   reg [7:0] sum = 0;
   reg start_next = 0;          // the next assembled step begins a sequence
   reg [{xw}:0] x_shift = 0;    // the step being assembled, low byte first
@@ -135,7 +136,11 @@ module {top} (input {clk}, input {rx}, output {tx});
   end endgenerate
 
   // Answers waiting to be sent.
-  reg [15:0] credits = 0;      // steps taken by the core, not yet reported (last-output frames)
+  // Steps taken by the core, not yet reported (last-output frames): at most the window plus
+  // the two steps outside the FIFO, so 10 bits; `credits_nz` is its non-zero flag, a cycle
+  // late (a credit being sent keeps the sender busy for a whole byte).
+  reg [9:0] credits = 0;
+  reg credits_nz = 0;
   reg [{yw}:0] y_buf = 0;
   reg y_full = 0, y_final = 0; // a y_t to send; it is the frame's last
   reg [31:0] y_left = 0;       // outputs still to come in this frame
@@ -177,7 +182,7 @@ module {top} (input {clk}, input {rx}, output {tx});
       default: snd_byte = 8'h00;
     endcase
   end
-  wire credit_take = snd_kind == K_NONE && !abort_due && credits != 0;
+  wire credit_take = snd_kind == K_NONE && !abort_due && credits_nz;
   wire credit_give = x_valid && x_ready && mode == M_LAST;
 
   always @(posedge {clk}) begin
@@ -193,20 +198,21 @@ module {top} (input {clk}, input {rx}, output {tx});
     if (fifo_we) wr_ptr <= wr_ptr + 1;
     if (fifo_re) rd_ptr <= rd_ptr + 1;
     credits <= credits + credit_give - credit_take;
+    credits_nz <= credits != 0;
     if (reset) begin
       pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; final_sent <= 0;
       chk_done <= 0; status_due <= 0; abort_due <= 0; id_due <= 0; timer_due <= 0;
-      snd_kind <= K_NONE; snd_idx <= 0; credits <= 0; idle <= {idle}; abort_now <= 0; rd_valid <= 0;
-      wr_ptr <= 0; rd_ptr <= 0; byte_idx <= 0; byte_last <= {first_is_last};
+      snd_kind <= K_NONE; snd_idx <= 0; credits <= 0; idle <= {idle}; abort_now <= 0; rd_valid <= 0; credits_nz <= 0;
+      wr_ptr <= 0; rd_ptr <= 0; byte_mark <= 1;
     end else if (abort_now) begin
       // A frame stopped arriving (a byte was lost) or overran the FIFO: drop it and what is
       // queued, reset the core, and say so.
       pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; final_sent <= 0;
-      chk_done <= 0; status_due <= 0; credits <= 0; idle <= {idle}; abort_now <= 0; rd_valid <= 0;
+      chk_done <= 0; status_due <= 0; credits <= 0; idle <= {idle}; abort_now <= 0; rd_valid <= 0; credits_nz <= 0;
       snd_kind <= K_NONE; snd_idx <= 0;
       rd_ptr <= wr_ptr;
       soft_reset <= 3'd4;
-      abort_due <= 1; abort_code <= abort_why; byte_idx <= 0; byte_last <= {first_is_last};
+      abort_due <= 1; abort_code <= abort_why; byte_mark <= 1;
     end else begin
       // Silence while a frame is incomplete and nothing is queued.
       if (pstate != P_CMD && fifo_empty && !rd_valid && !(pstate == P_PAY && have_step) && !rx_valid) begin
@@ -241,13 +247,11 @@ module {top} (input {clk}, input {rx}, output {tx});
           {x_shift} // bytes arrive low first: a shift, not a decoder
           sum <= sum + rd_data;
           if (byte_last) begin
-            byte_idx <= 0; byte_last <= {first_is_last};
+            byte_mark <= 1;
             have_step <= 1; step_start <= start_next; start_next <= 0;
             steps_left <= steps_left - 1;
             if (steps_one) pstate <= mode == M_STEP ? P_CMD : P_CHK;
-          end else begin
-            byte_idx <= byte_idx + 1; byte_last <= byte_idx + 1 == {x_last};
-          end
+          end else byte_mark <= byte_mark << 1;
         end
         P_CHK: begin
           pstate <= P_CMD;
@@ -281,7 +285,7 @@ module {top} (input {clk}, input {rx}, output {tx});
       if (snd_kind == K_NONE) begin
         snd_idx <= 0;
         if (abort_due) begin snd_kind <= K_ABORT; snd_left <= 2; abort_due <= 0; end
-        else if (credits != 0) begin snd_kind <= K_CREDIT; snd_left <= 1; end
+        else if (credits_nz) begin snd_kind <= K_CREDIT; snd_left <= 1; end
         else if (id_due) begin snd_kind <= K_ID; snd_left <= {id_len}; id_due <= 0; end
         else if (timer_due) begin snd_kind <= K_TIMER; snd_left <= {timer_len}; timer_due <= 0; end
         else if (y_full) begin snd_kind <= K_Y; snd_left <= {y_bytes}; end
@@ -326,7 +330,6 @@ endmodule
         xcore = m * kx as usize - 1,
         xb8 = xb * 8,
         x_last = x_bytes - 1,
-        first_is_last = if x_bytes == 1 { "1'b1" } else { "1'b0" },
         ycore = d * ky as usize - 1,
         yw = y_bytes * 8 - 1,
         yb8 = yb * 8,
