@@ -90,6 +90,9 @@ module {top} (input {clk}, input {rx}, output {tx});
   always @(posedge {clk}) if (fifo_we) fifo[wr_ptr[{aw1}:0]] <= rx_data;
   reg [7:0] rd_data = 0;
   reg rd_valid = 0;
+  // The byte again in a fabric register: the parser decodes it away from the RAM's output.
+  reg [7:0] pb_data = 0;
+  reg pb_valid = 0;
 
   // Parser: a command, then (frames) the step count, the steps and the checksum.
   localparam P_CMD = 2'd0, P_LEN = 2'd1, P_PAY = 2'd2, P_CHK = 2'd3;
@@ -108,7 +111,7 @@ module {top} (input {clk}, input {rx}, output {tx});
   reg [{xw}:0] x_shift = 0;    // the step being assembled, low byte first
   reg have_step = 0, step_start = 0;
   wire want_byte = !(pstate == P_PAY && have_step);
-  wire fifo_re = !fifo_empty && !rd_valid && want_byte && soft_reset == 0;
+  wire fifo_re = !fifo_empty && !rd_valid && !pb_valid && want_byte && soft_reset == 0;
   always @(posedge {clk}) if (fifo_re) rd_data <= fifo[rd_ptr[{aw1}:0]];
 
   // The step the core sees: element j in bits [j*{kx} +: {kx}].
@@ -194,6 +197,8 @@ module {top} (input {clk}, input {rx}, output {tx});
     tx_start <= 0;
     y_ready <= 0;
     rd_valid <= fifo_re;
+    pb_valid <= rd_valid;
+    pb_data <= rd_data;
     if (soft_reset != 0) soft_reset <= soft_reset - 1;
     if (fifo_we) wr_ptr <= wr_ptr + 1;
     if (fifo_re) rd_ptr <= rd_ptr + 1;
@@ -202,33 +207,33 @@ module {top} (input {clk}, input {rx}, output {tx});
     if (reset) begin
       pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; final_sent <= 0;
       chk_done <= 0; status_due <= 0; abort_due <= 0; id_due <= 0; timer_due <= 0;
-      snd_kind <= K_NONE; snd_idx <= 0; credits <= 0; idle <= {idle}; abort_now <= 0; rd_valid <= 0; credits_nz <= 0;
+      snd_kind <= K_NONE; snd_idx <= 0; credits <= 0; idle <= {idle}; abort_now <= 0; rd_valid <= 0; pb_valid <= 0; credits_nz <= 0;
       wr_ptr <= 0; rd_ptr <= 0; byte_mark <= 1;
     end else if (abort_now) begin
       // A frame stopped arriving (a byte was lost) or overran the FIFO: drop it and what is
       // queued, reset the core, and say so.
       pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; final_sent <= 0;
-      chk_done <= 0; status_due <= 0; credits <= 0; idle <= {idle}; abort_now <= 0; rd_valid <= 0; credits_nz <= 0;
+      chk_done <= 0; status_due <= 0; credits <= 0; idle <= {idle}; abort_now <= 0; rd_valid <= 0; pb_valid <= 0; credits_nz <= 0;
       snd_kind <= K_NONE; snd_idx <= 0;
       rd_ptr <= wr_ptr;
       soft_reset <= 3'd4;
       abort_due <= 1; abort_code <= abort_why; byte_mark <= 1;
     end else begin
       // Silence while a frame is incomplete and nothing is queued.
-      if (pstate != P_CMD && fifo_empty && !rd_valid && !(pstate == P_PAY && have_step) && !rx_valid) begin
+      if (pstate != P_CMD && fifo_empty && !rd_valid && !pb_valid && !(pstate == P_PAY && have_step) && !rx_valid) begin
         idle <= idle - 1;
         if (idle == 1) begin abort_now <= 1; abort_why <= 8'd2; end
       end else idle <= {idle};
       if (rx_valid && fifo_full) begin abort_now <= 1; abort_why <= 8'd4; end
 
-      if (rd_valid) case (pstate)
-        P_CMD: case (rd_data)
+      if (pb_valid) case (pstate)
+        P_CMD: case (pb_data)
           8'h53, 8'h58: begin // S, X: one step, answered by y_t (v1)
             mode <= M_STEP; pstate <= P_PAY; steps_left <= 1; frame_len <= 1;
-            start_next <= rd_data == 8'h53; y_left <= 1;
+            start_next <= pb_data == 8'h53; y_left <= 1;
           end
           8'h4c, 8'h41: begin // L, A: a frame
-            mode <= rd_data == 8'h4c ? M_LAST : M_ALL; pstate <= P_LEN; len_idx <= 0; sum <= 0;
+            mode <= pb_data == 8'h4c ? M_LAST : M_ALL; pstate <= P_LEN; len_idx <= 0; sum <= 0;
             start_next <= 1; chk_done <= 0;
           end
           8'h49: id_due <= 1;                                   // I
@@ -236,16 +241,16 @@ module {top} (input {clk}, input {rx}, output {tx});
           default: ;                                            // anything else is ignored
         endcase
         P_LEN: begin
-          frame_len <= {{rd_data, frame_len[31:8]}};
-          steps_left <= {{rd_data, frame_len[31:8]}};
-          y_left <= {{rd_data, frame_len[31:8]}};
-          sum <= sum + rd_data;
+          frame_len <= {{pb_data, frame_len[31:8]}};
+          steps_left <= {{pb_data, frame_len[31:8]}};
+          y_left <= {{pb_data, frame_len[31:8]}};
+          sum <= sum + pb_data;
           len_idx <= len_idx + 1;
-          if (len_idx == 2'd3) pstate <= {{rd_data, frame_len[31:8]}} == 0 ? P_CHK : P_PAY;
+          if (len_idx == 2'd3) pstate <= {{pb_data, frame_len[31:8]}} == 0 ? P_CHK : P_PAY;
         end
         P_PAY: begin
           {x_shift} // bytes arrive low first: a shift, not a decoder
-          sum <= sum + rd_data;
+          sum <= sum + pb_data;
           if (byte_last) begin
             byte_mark <= 1;
             have_step <= 1; step_start <= start_next; start_next <= 0;
@@ -256,7 +261,7 @@ module {top} (input {clk}, input {rx}, output {tx});
         P_CHK: begin
           pstate <= P_CMD;
           chk_done <= 1;
-          chk_ok <= rd_data == sum;
+          chk_ok <= pb_data == sum;
           if (frame_len == 0) begin status_due <= 1; status_code <= 8'd3; end
         end
       endcase
@@ -323,9 +328,9 @@ endmodule
         timer_len = super::protocol::TIMER_BYTES,
         xw = x_bytes * 8 - 1,
         x_shift = if x_bytes == 1 {
-            "x_shift <= rd_data;".to_string()
+            "x_shift <= pb_data;".to_string()
         } else {
-            format!("x_shift <= {{rd_data, x_shift[{}:8]}};", x_bytes * 8 - 1)
+            format!("x_shift <= {{pb_data, x_shift[{}:8]}};", x_bytes * 8 - 1)
         },
         xcore = m * kx as usize - 1,
         xb8 = xb * 8,
