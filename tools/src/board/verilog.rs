@@ -70,6 +70,7 @@ module {top} (input {clk}, input {rx}, output {tx});
   always @(posedge {clk}) if (!por[4]) por <= por + 1;
   reg [2:0] soft_reset = 0;
   wire core_reset = reset || soft_reset != 0;
+  reg soft_quiet = 1;          // soft_reset == 0, registered (cleared with the abort itself)
 
   wire rx_valid; wire [7:0] rx_data;
   qornn_uart_rx #(.CLKS_PER_BIT({cpb})) uart_rx (.clock({clk}), .reset(reset), .rx({rx}), .valid(rx_valid), .data(rx_data));
@@ -111,7 +112,7 @@ module {top} (input {clk}, input {rx}, output {tx});
   reg [{xw}:0] x_shift = 0;    // the step being assembled, low byte first
   reg have_step = 0, step_start = 0;
   wire want_byte = !(pstate == P_PAY && have_step);
-  wire fifo_re = !fifo_empty && !rd_valid && !pb_valid && want_byte && soft_reset == 0;
+  wire fifo_re = !fifo_empty && !rd_valid && !pb_valid && want_byte && soft_quiet;
   always @(posedge {clk}) if (fifo_re) rd_data <= fifo[rd_ptr[{aw1}:0]];
 
   // The step the core sees: element j in bits [j*{kx} +: {kx}].
@@ -148,7 +149,7 @@ module {top} (input {clk}, input {rx}, output {tx});
   reg y_full = 0, y_final = 0; // a y_t to send; it is the frame's last
   reg [31:0] y_left = 0;       // outputs still to come in this frame
   reg y_one = 0;               // y_left == 1, registered
-  reg chk_done = 0, chk_ok = 0, status_due = 0, final_sent = 0;
+  reg chk_done = 0, chk_ok = 0, chk_empty = 0, status_due = 0, final_sent = 0;
   reg [7:0] status_code = 0;
   reg abort_due = 0;
   reg [7:0] abort_code = 0;
@@ -200,6 +201,7 @@ module {top} (input {clk}, input {rx}, output {tx});
     pb_valid <= rd_valid;
     pb_data <= rd_data;
     if (soft_reset != 0) soft_reset <= soft_reset - 1;
+    soft_quiet <= soft_reset == 0 || soft_reset == 1;
     if (fifo_we) wr_ptr <= wr_ptr + 1;
     if (fifo_re) rd_ptr <= rd_ptr + 1;
     credits <= credits + credit_give - credit_take;
@@ -216,7 +218,7 @@ module {top} (input {clk}, input {rx}, output {tx});
       chk_done <= 0; status_due <= 0; credits <= 0; idle <= {idle}; abort_now <= 0; rd_valid <= 0; pb_valid <= 0; credits_nz <= 0;
       snd_kind <= K_NONE; snd_idx <= 0;
       rd_ptr <= wr_ptr;
-      soft_reset <= 3'd4;
+      soft_reset <= 3'd4; soft_quiet <= 0;
       abort_due <= 1; abort_code <= abort_why; byte_mark <= 1;
     end else begin
       // Silence while a frame is incomplete and nothing is queued.
@@ -262,7 +264,7 @@ module {top} (input {clk}, input {rx}, output {tx});
           pstate <= P_CMD;
           chk_done <= 1;
           chk_ok <= pb_data == sum;
-          if (frame_len == 0) begin status_due <= 1; status_code <= 8'd3; end
+          chk_empty <= frame_len == 0;
         end
       endcase
 
@@ -282,8 +284,11 @@ module {top} (input {clk}, input {rx}, output {tx});
       end
 
       // The frame's status follows its last y_t and its checksum, whichever comes later.
-      if (final_sent && chk_done) begin
-        final_sent <= 0; chk_done <= 0; status_due <= 1; status_code <= chk_ok ? 8'd0 : 8'd1;
+      // (An empty frame has no last y_t: its status follows its checksum alone.) The status is
+      // set here only, from registers, so its logic stays shallow.
+      if (chk_done && (final_sent || chk_empty)) begin
+        final_sent <= 0; chk_done <= 0; status_due <= 1;
+        status_code <= chk_empty ? 8'd3 : chk_ok ? 8'd0 : 8'd1;
       end
 
       // Choose the next answer; then send it byte by byte.
