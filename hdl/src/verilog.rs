@@ -66,7 +66,7 @@ pub fn emit_core(core: &QornnCore, top: &str) -> Result<String, HdlError> {
         m = cfg.input,
         d = cfg.output,
         p = cfg.lanes,
-        mul = cfg.multipliers.name(),
+        mul = cfg.multipliers,
         act = if cfg.modrelu { "modrelu" } else { "relu" },
         kw = cfg.weight_bits,
         kv = cfg.output_weight_bits,

@@ -176,11 +176,6 @@ impl<R: Real> Params<R> {
         [&self.w, &self.u, &self.b, &self.beta, &self.v, &self.c]
     }
 
-    /// One tensor by name.
-    pub fn get(&self, id: ParamId) -> &Vec<R> {
-        self.parts()[id.index()]
-    }
-
     /// All six parts, mutable.
     pub fn parts_mut(&mut self) -> [&mut Vec<R>; 6] {
         [

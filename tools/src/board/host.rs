@@ -30,6 +30,9 @@ pub enum HostError {
         /// What the host expected.
         expected: &'static str,
     },
+    /// A sequence longer than a frame's u32 step count.
+    #[error("a sequence of {0} steps is longer than a frame carries (2^32 − 1)")]
+    TooLong(usize),
     /// An identity block without the magic: another bitstream, or a port with no board.
     #[error(
         "no qornn board answers here (the identity began {0:02x?}, not \"QR\"): is the bitstream \
@@ -63,6 +66,14 @@ pub enum Mode {
 impl Mode {
     /// Every mode and its command-line name.
     pub const ALL: &'static [(Mode, &'static str)] = &[(Mode::Last, "last"), (Mode::All, "all")];
+
+    /// Its command-line name.
+    pub fn name(self) -> &'static str {
+        Mode::ALL
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map_or("?", |(_, n)| n)
+    }
 
     fn command(self) -> u8 {
         match self {
@@ -138,6 +149,14 @@ impl<P: Read + Write> Host<P> {
         Ok(())
     }
 
+    /// The refusal whose `!` was just read: its code, or the line error that stopped it.
+    fn refusal(&mut self) -> HostError {
+        match self.byte("reading an error code") {
+            Ok(code) => HostError::Refused(ErrorCode::from_byte(code)),
+            Err(e) => e,
+        }
+    }
+
     fn buffered(&self) -> usize {
         self.inbox.len() - self.next
     }
@@ -206,17 +225,16 @@ impl<P: Read + Write> Host<P> {
         mode: Mode,
     ) -> Result<Vec<Vec<i64>>, HostError> {
         let steps = seq.steps();
-        let total = u32::try_from(steps).map_err(|_| HostError::Refused(ErrorCode::Empty))?;
+        let total = u32::try_from(steps).map_err(|_| HostError::TooLong(steps))?;
         let header = frame_header(mode.command(), total);
         let mut sum = checksum(&header[1..]);
         self.port.write_all(&header)?;
         let yb = bytes_for(id.output_bits as u32);
-        let d = id.outputs as usize;
         let window = (id.window as usize).max(1);
         let mut outputs = Vec::with_capacity(if mode == Mode::All { steps } else { 1 });
         let (mut sent, mut acked, mut sealed) = (0usize, 0usize, false);
         let mut chunk = Vec::new();
-        let mut y = vec![0u8; d * yb];
+        let mut y = vec![0u8; id.output_bytes()];
         loop {
             chunk.clear();
             while sent < steps && sent - acked < window {
@@ -242,10 +260,7 @@ impl<P: Read + Write> Host<P> {
                 match mode {
                     Mode::Last => match self.byte("waiting for step credits")? {
                         REPLY_CREDIT => acked += 1,
-                        REPLY_ERROR => {
-                            let code = self.byte("reading an error code")?;
-                            return Err(HostError::Refused(ErrorCode::from_byte(code)));
-                        }
+                        REPLY_ERROR => return Err(self.refusal()),
                         got => {
                             return Err(HostError::Unexpected {
                                 got,
@@ -255,7 +270,7 @@ impl<P: Read + Write> Host<P> {
                     },
                     Mode::All => {
                         self.bytes(&mut y, "reading y_t")?;
-                        outputs.push(y.chunks_exact(yb).map(decode_output).collect());
+                        outputs.push(decode_y(&y, yb));
                         acked += 1;
                     }
                 }
@@ -263,20 +278,22 @@ impl<P: Read + Write> Host<P> {
         }
         if mode == Mode::Last {
             self.bytes(&mut y, "reading y_T")?;
-            outputs.push(y.chunks_exact(yb).map(decode_output).collect());
+            outputs.push(decode_y(&y, yb));
         }
         match self.byte("reading the frame's status")? {
             REPLY_OK => Ok(outputs),
-            REPLY_ERROR => {
-                let code = self.byte("reading an error code")?;
-                Err(HostError::Refused(ErrorCode::from_byte(code)))
-            }
+            REPLY_ERROR => Err(self.refusal()),
             got => Err(HostError::Unexpected {
                 got,
                 expected: "the frame's status",
             }),
         }
     }
+}
+
+/// One y_t from its bytes (d outputs of `yb` bytes each).
+fn decode_y(bytes: &[u8], yb: usize) -> Vec<i64> {
+    bytes.chunks_exact(yb).map(decode_output).collect()
 }
 
 #[cfg(test)]

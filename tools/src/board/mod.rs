@@ -34,8 +34,6 @@ pub struct Board {
     pub clock_hz: u32,
     /// Top-level port names: clock, UART receive (into the FPGA), UART transmit.
     pub ports: (&'static str, &'static str, &'static str),
-    /// How a bitstream is flashed onto it (the command a user types).
-    pub flash: &'static str,
 }
 
 /// Boards with constraints in `constraints/`.
@@ -47,7 +45,6 @@ pub const BOARDS: &[Board] = &[
         constraints_text: include_str!("../../../constraints/icebreaker.pcf"),
         clock_hz: 12_000_000,
         ports: ("CLK", "RX", "TX"),
-        flash: "iceprog",
     },
     Board {
         name: "ulx3s-25f",
@@ -56,7 +53,6 @@ pub const BOARDS: &[Board] = &[
         constraints_text: include_str!("../../../constraints/ulx3s.lpf"),
         clock_hz: 25_000_000,
         ports: ("clk_25mhz", "ftdi_txd", "ftdi_rxd"),
-        flash: "openFPGALoader -b ulx3s",
     },
 ];
 
@@ -175,7 +171,7 @@ pub struct BoardDesign {
 }
 
 /// The clock and top ports of a design for `board`, or for free pin placement at 12 MHz.
-pub fn clock_and_pins(board: Option<&Board>) -> (u32, (&'static str, &'static str, &'static str)) {
+fn clock_and_pins(board: Option<&Board>) -> (u32, (&'static str, &'static str, &'static str)) {
     match board {
         Some(b) => (b.clock_hz, b.ports),
         None => (12_000_000, ("CLK", "RX", "TX")),

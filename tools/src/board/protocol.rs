@@ -168,11 +168,6 @@ impl Identity {
         })
     }
 
-    /// Bytes of one step's inputs in a frame.
-    pub fn step_bytes(&self) -> usize {
-        self.inputs as usize * bytes_for(self.input_bits as u32)
-    }
-
     /// Bytes of one y_t.
     pub fn output_bytes(&self) -> usize {
         self.outputs as usize * bytes_for(self.output_bits as u32)
@@ -209,10 +204,14 @@ pub fn checksum(bytes: &[u8]) -> u8 {
 
 /// One step's codes as a frame carries them: each in ⌈k_x/8⌉ bytes, little-endian.
 pub fn encode_step(out: &mut Vec<u8>, codes: &[i32], input_bits: u32) {
-    let xb = bytes_for(input_bits);
     for &code in codes {
-        out.extend_from_slice(&(code as i64).to_le_bytes()[..xb]);
+        push_code(out, code as i64, input_bits);
     }
+}
+
+/// One input code in ⌈k_x/8⌉ bytes, little-endian two's complement.
+fn push_code(out: &mut Vec<u8>, code: i64, input_bits: u32) {
+    out.extend_from_slice(&code.to_le_bytes()[..bytes_for(input_bits)]);
 }
 
 /// The header of a frame of `steps` steps (`CMD_LAST` or `CMD_ALL`).
@@ -223,12 +222,11 @@ pub fn frame_header(command: u8, steps: u32) -> [u8; FRAME_HEADER_BYTES] {
 
 /// The v1 exchange: the bytes that run one sequence (of m-code steps), step by step.
 pub fn encode_sequence(steps: &[Vec<i64>], input_bits: u32) -> Vec<u8> {
-    let xb = bytes_for(input_bits);
     let mut out = Vec::new();
     for (t, x) in steps.iter().enumerate() {
         out.push(if t == 0 { CMD_START } else { CMD_NEXT });
         for &code in x {
-            out.extend_from_slice(&code.to_le_bytes()[..xb]);
+            push_code(&mut out, code, input_bits);
         }
     }
     out

@@ -1,8 +1,8 @@
 //! The board top's Verilog: the 8N1 UART, a byte FIFO, the frame parser that feeds the core,
 //! and the sender that answers (credits, outputs, status, identity, timer). The protocol is
-//! `docs/board.md`; [`super::protocol`] holds its constants, which this text spells as hex.
+//! `docs/board.md`; its bytes are [`super::protocol`]'s constants.
 
-use super::protocol::{bytes_for, IDENTITY_BYTES};
+use super::protocol::*;
 use super::CorePorts;
 use std::fmt::Write;
 
@@ -33,6 +33,11 @@ impl Link {
             identity: [0; IDENTITY_BYTES],
         }
     }
+}
+
+/// A protocol byte as a Verilog literal.
+fn byte(b: u8) -> String {
+    format!("8'h{b:02x}")
 }
 
 /// The identity block as a case table on `snd_idx`.
@@ -159,7 +164,7 @@ module {top} (input {clk}, input {rx}, output {tx});
   reg cycles_carry = 0;
   wire [47:0] cycles = {{cycles_hi, cycles_lo}};
   reg [47:0] timer_shift = 0;
-  // Silence counts down from its limit; `idle_out` is registered one cycle ahead.
+  // Silence counts down from its limit; `abort_now` is set when it runs out.
   reg [{idle_w}:0] idle = {idle};
   reg abort_now = 0;            // the silence ran out, or a byte met a full FIFO (registered)
   reg [7:0] abort_why = 0;
@@ -177,12 +182,12 @@ module {top} (input {clk}, input {rx}, output {tx});
   reg [7:0] snd_byte;
   always @* begin
     case (snd_kind)
-      K_ABORT: snd_byte = snd_idx == 0 ? 8'h21 : abort_code;
-      K_CREDIT: snd_byte = 8'h2e;
+      K_ABORT: snd_byte = snd_idx == 0 ? {reply_error} : abort_code;
+      K_CREDIT: snd_byte = {reply_credit};
       K_ID: snd_byte = id_byte;
       K_TIMER: snd_byte = timer_shift[7:0];
       K_Y: snd_byte = y_buf[7:0];
-      K_STATUS: snd_byte = snd_idx == 0 ? (status_code == 0 ? 8'h3d : 8'h21) : status_code;
+      K_STATUS: snd_byte = snd_idx == 0 ? (status_code == 0 ? {reply_ok} : {reply_error}) : status_code;
       default: snd_byte = 8'h00;
     endcase
   end
@@ -207,39 +212,36 @@ module {top} (input {clk}, input {rx}, output {tx});
     credits <= credits + credit_give - credit_take;
     credits_nz <= credits != 0;
     if (reset) begin
-      pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; final_sent <= 0;
-      chk_done <= 0; status_due <= 0; abort_due <= 0; id_due <= 0; timer_due <= 0;
-      snd_kind <= K_NONE; snd_idx <= 0; credits <= 0; idle <= {idle}; abort_now <= 0; rd_valid <= 0; pb_valid <= 0; credits_nz <= 0;
-      wr_ptr <= 0; rd_ptr <= 0; byte_mark <= 1;
+      {clear}
+      abort_due <= 0; id_due <= 0; timer_due <= 0;
+      wr_ptr <= 0; rd_ptr <= 0;
     end else if (abort_now) begin
       // A frame stopped arriving (a byte was lost) or overran the FIFO: drop it and what is
       // queued, reset the core, and say so.
-      pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; final_sent <= 0;
-      chk_done <= 0; status_due <= 0; credits <= 0; idle <= {idle}; abort_now <= 0; rd_valid <= 0; pb_valid <= 0; credits_nz <= 0;
-      snd_kind <= K_NONE; snd_idx <= 0;
+      {clear}
       rd_ptr <= wr_ptr;
       soft_reset <= 3'd4; soft_quiet <= 0;
-      abort_due <= 1; abort_code <= abort_why; byte_mark <= 1;
+      abort_due <= 1; abort_code <= abort_why;
     end else begin
       // Silence while a frame is incomplete and nothing is queued.
       if (pstate != P_CMD && fifo_empty && !rd_valid && !pb_valid && !(pstate == P_PAY && have_step) && !rx_valid) begin
         idle <= idle - 1;
-        if (idle == 1) begin abort_now <= 1; abort_why <= 8'd2; end
+        if (idle == 1) begin abort_now <= 1; abort_why <= {err_timeout}; end
       end else idle <= {idle};
-      if (rx_valid && fifo_full) begin abort_now <= 1; abort_why <= 8'd4; end
+      if (rx_valid && fifo_full) begin abort_now <= 1; abort_why <= {err_overflow}; end
 
       if (pb_valid) case (pstate)
         P_CMD: case (pb_data)
-          8'h53, 8'h58: begin // S, X: one step, answered by y_t (v1)
-            mode <= M_STEP; pstate <= P_PAY; steps_left <= 1; frame_len <= 1;
-            start_next <= pb_data == 8'h53; y_left <= 1;
+          {cmd_start}, {cmd_next}: begin // S, X: one step, answered by y_t (v1)
+            mode <= M_STEP; pstate <= P_PAY; steps_left <= 1;
+            start_next <= pb_data == {cmd_start}; y_left <= 1;
           end
-          8'h4c, 8'h41: begin // L, A: a frame
-            mode <= pb_data == 8'h4c ? M_LAST : M_ALL; pstate <= P_LEN; len_idx <= 0; sum <= 0;
+          {cmd_last}, {cmd_all}: begin // L, A: a frame
+            mode <= pb_data == {cmd_last} ? M_LAST : M_ALL; pstate <= P_LEN; len_idx <= 0; sum <= 0;
             start_next <= 1; chk_done <= 0;
           end
-          8'h49: id_due <= 1;                                   // I
-          8'h54: begin timer_due <= 1; timer_shift <= cycles; end // T
+          {cmd_identify}: id_due <= 1;                                   // I
+          {cmd_timer}: begin timer_due <= 1; timer_shift <= cycles; end // T
           default: ;                                            // anything else is ignored
         endcase
         P_LEN: begin
@@ -288,7 +290,7 @@ module {top} (input {clk}, input {rx}, output {tx});
       // set here only, from registers, so its logic stays shallow.
       if (chk_done && (final_sent || chk_empty)) begin
         final_sent <= 0; chk_done <= 0; status_due <= 1;
-        status_code <= chk_empty ? 8'd3 : chk_ok ? 8'd0 : 8'd1;
+        status_code <= chk_empty ? {err_empty} : chk_ok ? 8'd0 : {err_checksum};
       end
 
       // Choose the next answer; then send it byte by byte.
@@ -321,6 +323,26 @@ module {top} (input {clk}, input {rx}, output {tx});
   end
 endmodule
 "#,
+        clear = format!(
+            "pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; \
+             final_sent <= 0; chk_done <= 0; status_due <= 0; credits <= 0; credits_nz <= 0; \
+             snd_kind <= K_NONE; snd_idx <= 0; idle <= {}; abort_now <= 0; \
+             rd_valid <= 0; pb_valid <= 0; byte_mark <= 1;",
+            link.idle_cycles
+        ),
+        cmd_start = byte(CMD_START),
+        cmd_next = byte(CMD_NEXT),
+        cmd_last = byte(CMD_LAST),
+        cmd_all = byte(CMD_ALL),
+        cmd_identify = byte(CMD_IDENTIFY),
+        cmd_timer = byte(CMD_TIMER),
+        reply_credit = byte(REPLY_CREDIT),
+        reply_ok = byte(REPLY_OK),
+        reply_error = byte(REPLY_ERROR),
+        err_checksum = byte(ErrorCode::Checksum.byte()),
+        err_timeout = byte(ErrorCode::Timeout.byte()),
+        err_empty = byte(ErrorCode::Empty.byte()),
+        err_overflow = byte(ErrorCode::Overflow.byte()),
         cpb = link.clocks_per_bit,
         fifo = link.fifo_bytes,
         fifo_last = (1usize << aw) - 1,
@@ -330,7 +352,7 @@ endmodule
         idle_w = idle_w,
         id_rom = identity_rom(&link.identity),
         id_len = IDENTITY_BYTES,
-        timer_len = super::protocol::TIMER_BYTES,
+        timer_len = TIMER_BYTES,
         xw = x_bytes * 8 - 1,
         x_shift = if x_bytes == 1 {
             "x_shift <= pb_data;".to_string()

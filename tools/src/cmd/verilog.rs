@@ -55,7 +55,7 @@ pub fn run(a: VerilogArgs) -> Result<ExitCode> {
         cfg.input,
         cfg.output,
         cfg.lanes,
-        cfg.multipliers.name(),
+        cfg.multipliers,
         cfg.cycles_per_step()
     );
     Ok(ExitCode::SUCCESS)

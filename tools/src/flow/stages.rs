@@ -18,7 +18,7 @@ use std::time::Instant;
 
 #[path = "synthesis.rs"]
 mod synthesis;
-use synthesis::{model_summary, synthesis_stage};
+use synthesis::synthesis_stage;
 
 /// Runs the stages, keeping the log and the report up to date.
 struct Runner<'a> {
@@ -184,6 +184,21 @@ fn export(
         eprintln!("warning: no accuracy plot: {e}");
     }
     Ok(exp.model)
+}
+
+/// The model section of the flow report.
+fn model_summary(model: &QuantizedModel) -> serde_json::Value {
+    let widths = model.validate().ok();
+    serde_json::json!({
+        "shape": model.shape,
+        "bits": model.bits,
+        "activation": model.activation.name(),
+        "alignment": model.alignment,
+        "requant": model.requant,
+        "memory_bits": model.memory_bits(),
+        "required_accumulator": widths.as_ref().map(|w| w.hidden.required),
+        "required_output_accumulator": widths.as_ref().map(|w| w.output.required),
+    })
 }
 
 /// 3. Co-simulation on test sequences, and VCD comparisons of one sequence.

@@ -44,20 +44,6 @@ pub(super) fn synthesis_stage(
     Ok(())
 }
 
-pub(super) fn model_summary(model: &QuantizedModel) -> serde_json::Value {
-    let widths = model.validate().ok();
-    serde_json::json!({
-        "shape": model.shape,
-        "bits": model.bits,
-        "activation": model.activation.name(),
-        "alignment": model.alignment,
-        "requant": model.requant,
-        "memory_bits": model.memory_bits(),
-        "required_accumulator": widths.as_ref().map(|w| w.hidden.required),
-        "required_output_accumulator": widths.as_ref().map(|w| w.output.required),
-    })
-}
-
 fn synthesise(
     config: &FlowConfig,
     model: &QuantizedModel,

@@ -361,6 +361,9 @@ mod tests {
                 }
             }
         }
+        // The named constants point at their own rows.
+        assert_eq!(Target::ICE40_UP5K.name(), "ice40-up5k");
+        assert_eq!(Target::ECP5_25K.name(), "ecp5-25k");
         assert_eq!(Target::ICE40_UP5K.capacity(Resource::Dsps), 8);
         assert_eq!(Target::ECP5_25K.capacity(Resource::Dsps), 28);
     }

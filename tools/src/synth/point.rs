@@ -5,7 +5,7 @@
 
 use super::{synthesize, CoreFacts, SynthError, SynthOptions, SynthReport, Target};
 use crate::board::{board_design, BoardError, BOARD_TOP};
-use qornn_hdl::{CoreConfig, CoreOptions};
+use qornn_hdl::CoreOptions;
 use qornn_sim::QuantizedModel;
 use std::path::{Path, PathBuf};
 
@@ -35,19 +35,6 @@ pub struct DesignPoint {
     pub core: CoreFacts,
     /// The synthesis report, or why the design does not fit the target.
     pub synth: Result<SynthReport, SynthError>,
-}
-
-impl CoreFacts {
-    /// The facts of a core built for `model`.
-    pub fn of(cfg: &CoreConfig, model: &QuantizedModel) -> CoreFacts {
-        CoreFacts {
-            cycles_per_step: cfg.cycles_per_step(),
-            // n·(n + m) for W and U, d·n for V.
-            macs_per_step: (cfg.hidden * (cfg.hidden + cfg.input) + cfg.output * cfg.hidden) as u64,
-            weight_memory_bits: model.memory_bits(),
-            lanes: cfg.lanes,
-        }
-    }
 }
 
 /// Build `model`'s core with `opts` in the board top (free pins) into `dir/top.v`, and

@@ -64,6 +64,17 @@ pub struct Throughput {
 }
 
 impl CoreFacts {
+    /// The facts of a core built for `model`.
+    pub fn of(cfg: &qornn_hdl::CoreConfig, model: &qornn_sim::QuantizedModel) -> CoreFacts {
+        CoreFacts {
+            cycles_per_step: cfg.cycles_per_step(),
+            // n·(n + m) for W and U, d·n for V.
+            macs_per_step: (cfg.hidden * (cfg.hidden + cfg.input) + cfg.output * cfg.hidden) as u64,
+            weight_memory_bits: model.memory_bits(),
+            lanes: cfg.lanes,
+        }
+    }
+
     /// Steps/s and MAC/s at `fmax_mhz`.
     pub fn at(&self, fmax_mhz: f64) -> Throughput {
         let steps = fmax_mhz * 1e6 / self.cycles_per_step.max(1) as f64;
