@@ -13,6 +13,7 @@ use crate::plot::{Chart, Series, Style};
 use crate::report::Table;
 use crate::sweep::Shard;
 use crate::training;
+use qornn_quant::lstm::lstm_hidden_for_params;
 use qornn_quant::train::{Method, Trainer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -110,6 +111,44 @@ impl Cell {
     }
 }
 
+/// A row of the grid: a training method by its command-line name, or `lstm-equal-params`, the
+/// LSTM at the parameter count of the group's ORNN (an LSTM of the same n has about four times
+/// its weights, so the table shows the LSTM both ways).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Row {
+    /// A method at the group's `hidden`.
+    Method(Method),
+    /// [`Method::Lstm`] at [`lstm_hidden_for_params`] of the group's `hidden`.
+    LstmEqualParams,
+}
+
+impl Row {
+    /// The name of the equal-parameter LSTM row.
+    pub const LSTM_EQUAL_PARAMS: &'static str = "lstm-equal-params";
+
+    /// The row a grid names, if it is one.
+    pub fn parse(name: &str) -> Option<Row> {
+        if name == Self::LSTM_EQUAL_PARAMS {
+            Some(Row::LstmEqualParams)
+        } else {
+            Method::parse(name).map(Row::Method)
+        }
+    }
+
+    /// The method it trains.
+    pub fn method(self) -> Method {
+        match self {
+            Row::Method(m) => m,
+            Row::LstmEqualParams => Method::Lstm,
+        }
+    }
+
+    /// Whether it trains in full precision, so that the weight width does not matter.
+    fn full_precision(self) -> bool {
+        full_precision(self.method())
+    }
+}
+
 /// Whether a method trains in full precision, so that its weight width does not matter.
 fn full_precision(method: Method) -> bool {
     !method.qat() && method != Method::Ptq
@@ -140,17 +179,18 @@ impl Grid {
                     g.name
                 )));
             }
+            if g.seeds.is_empty() || g.methods.is_empty() {
+                return Err(bad(format!("{}: no seeds or no methods", g.name)));
+            }
             for m in &g.methods {
-                Method::parse(m).ok_or_else(|| bad(format!("{}: unknown method `{m}`", g.name)))?;
+                let row = Row::parse(m)
+                    .ok_or_else(|| bad(format!("{}: unknown method `{m}`", g.name)))?;
+                g.settings(row, g.bits.first().copied(), g.seeds[0])
+                    .map_err(|e| bad(format!("{}: {m}: {e}", g.name)))?;
             }
             if let Some(b) = g.bits.iter().find(|b| !(2..=8).contains(*b)) {
                 return Err(bad(format!("{}: weight bits {b} outside 2–8", g.name)));
             }
-            if g.seeds.is_empty() || g.methods.is_empty() {
-                return Err(bad(format!("{}: no seeds or no methods", g.name)));
-            }
-            g.train_config(&g.methods[0], g.bits.first().copied(), g.seeds[0])
-                .map_err(|e| bad(format!("{}: {e}", g.name)))?;
         }
         Ok(grid)
     }
@@ -160,7 +200,7 @@ impl Grid {
         let mut out = Vec::new();
         for g in &self.group {
             for m in &g.methods {
-                let fp = Method::parse(m).is_some_and(full_precision);
+                let fp = Row::parse(m).is_some_and(Row::full_precision);
                 let widths: Vec<Option<u32>> = if fp {
                     vec![None]
                 } else {
@@ -183,24 +223,38 @@ impl Grid {
 }
 
 impl Group {
+    /// The group's settings for one row, width and seed, checked without reading any data (the
+    /// equal-parameter LSTM still at the group's `hidden`).
+    fn settings(
+        &self,
+        row: Row,
+        bits: Option<u32>,
+        seed: u64,
+    ) -> Result<qornn_quant::train::TrainConfig, String> {
+        let mut section = self.train.clone();
+        section.method = row.method();
+        if let Some(b) = bits {
+            section.bits = b;
+        }
+        section.seed = seed;
+        section.config().map_err(|e| e.to_string())
+    }
+
     /// The training configuration of one cell.
     fn train_config(
         &self,
         method: &str,
         bits: Option<u32>,
         seed: u64,
-    ) -> Result<qornn_quant::train::TrainConfig, crate::flow::FlowError> {
-        let mut section = self.train.clone();
-        section.method = method.parse().map_err(crate::flow::FlowError::Config)?;
-        if let Some(b) = bits {
-            section.bits = b;
+    ) -> Result<qornn_quant::train::TrainConfig, String> {
+        let row = Row::parse(method).ok_or_else(|| format!("unknown method `{method}`"))?;
+        let mut config = self.settings(row, bits, seed)?;
+        if row == Row::LstmEqualParams {
+            let task = qornn_quant::tasks::Task::load(&config.task).map_err(|e| e.to_string())?;
+            let (m, d, _, _) = task.io();
+            config.hidden = lstm_hidden_for_params(config.hidden, m, d);
         }
-        section.seed = seed;
-        crate::flow::FlowConfig {
-            train: section,
-            ..Default::default()
-        }
-        .train_config()
+        Ok(config)
     }
 }
 
@@ -265,6 +319,35 @@ mod tests {
         assert_eq!(keys.len(), 2 + 4 + 4, "{keys:?}");
         assert!(keys.contains(&"g--fp-bjorck-fp-s2".to_string()));
         assert!(keys.contains(&"g--ptq-b3-s1".to_string()));
+    }
+
+    #[test]
+    fn the_lstm_rows_train_at_equal_n_and_at_equal_parameters() {
+        let grid: Grid = toml::from_str(
+            "[[group]]\nname = \"g\"\nmethods = [\"lstm\", \"lstm-equal-params\"]\n\
+             bits = [4]\nseeds = [1]\n[group.train]\ntask = \"copy\"\ndelay = 20\nhidden = 64\n",
+        )
+        .unwrap();
+        let keys: Vec<String> = grid.cells().iter().map(Cell::key).collect();
+        assert_eq!(keys, ["g--lstm-fp-s1", "g--lstm-equal-params-fp-s1"]);
+        let g = &grid.group[0];
+        let same_n = g.train_config("lstm", None, 1).unwrap();
+        assert_eq!((same_n.method, same_n.hidden), (Method::Lstm, 64));
+        let equal = g.train_config("lstm-equal-params", None, 1).unwrap();
+        assert_eq!(equal.method, Method::Lstm);
+        // the copy task at delay 20 reads 10 one-hot codes and writes 9 classes
+        let task = qornn_quant::tasks::Task::load(&equal.task).unwrap();
+        let (m, d, _, _) = task.io();
+        let ornn = 64 * 64 + 64 * m + 64 + d * 64 + d;
+        let lstm = |n: usize| 4 * (n * n + n * m + n) + d * n + d;
+        assert!(equal.hidden < 64 && equal.hidden > 16, "{}", equal.hidden);
+        let gap = lstm(equal.hidden).abs_diff(ornn);
+        assert!(
+            gap <= lstm(equal.hidden + 1) - lstm(equal.hidden),
+            "{} parameters against the ornn's {ornn}",
+            lstm(equal.hidden)
+        );
+        assert!(g.train_config("lstm-wrong", None, 1).is_err());
     }
 
     #[test]

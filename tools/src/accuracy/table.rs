@@ -106,7 +106,7 @@ pub fn table(grid: &Grid, results: &[CellResult], out: &Path) -> Result<String, 
                     .filter(|r| &r.cell.method == m && r.cell.bits == bits)
                     .collect()
             };
-            let fp = Method::parse(m).is_some_and(full_precision);
+            let fp = Row::parse(m).is_some_and(Row::full_precision);
             let params = rows
                 .iter()
                 .find(|r| &r.cell.method == m)

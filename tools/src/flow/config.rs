@@ -102,6 +102,36 @@ impl Default for TrainSection {
     }
 }
 
+impl TrainSection {
+    /// The training configuration these settings describe (any method, the float-only LSTM
+    /// included: the accuracy grid trains it; the flow refuses it).
+    pub fn config(&self) -> Result<TrainConfig, FlowError> {
+        let t = self;
+        let bad = |m: String| FlowError::Config(m);
+        let task = t
+            .task
+            .spec(t.delay, t.length, t.data.as_deref(), t.text.as_deref())
+            .map_err(|e| bad(format!("train.task: {e}")))?;
+        let mut c = TrainConfig::new(task, t.method, t.hidden);
+        c.activation = t.activation;
+        c.optimizer = t.optimizer;
+        c.init = t.init;
+        c.ortho_lr_factor = t.ortho_lr_factor;
+        c.clip = t.clip;
+        c.bits = t.bits;
+        c.output_bits = t.output_bits;
+        c.schedule.lr = t.lr;
+        c.batch = t.batch;
+        c.steps = t.steps;
+        c.eval_every = t.eval_every.max(1);
+        c.test_limit = t.test_limit;
+        c.seed = t.seed;
+        c.threads = t.threads.max(1);
+        c.check().map_err(|e| bad(e.to_string()))?;
+        Ok(c)
+    }
+}
+
 /// The `[export]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -172,39 +202,17 @@ impl FlowConfig {
         toml::to_string_pretty(self).expect("a flow configuration serialises")
     }
 
-    /// The training configuration it describes.
+    /// The training configuration it describes, refusing a float-only method: the flow
+    /// exports and builds hardware, so it refuses such a network before training it.
     pub fn train_config(&self) -> Result<TrainConfig, FlowError> {
-        let t = &self.train;
-        let bad = |m: String| FlowError::Config(m);
-        let task = t
-            .task
-            .spec(t.delay, t.length, t.data.as_deref(), t.text.as_deref())
-            .map_err(|e| bad(format!("train.task: {e}")))?;
-        let method = t.method;
-        // the flow exports and builds hardware: refuse a float-only network before training it
-        if !method.exportable() {
-            return Err(bad(format!(
+        let c = self.train.config()?;
+        if !c.method.exportable() {
+            return Err(FlowError::Config(format!(
                 "train.method `{}`: {}",
-                t.method,
-                qornn_quant::export::ExportError::FloatReference(method.name())
+                c.method,
+                qornn_quant::export::ExportError::FloatReference(c.method.name())
             )));
         }
-        let mut c = TrainConfig::new(task, method, t.hidden);
-        c.activation = t.activation;
-        c.optimizer = t.optimizer;
-        c.init = t.init;
-        c.ortho_lr_factor = t.ortho_lr_factor;
-        c.clip = t.clip;
-        c.bits = t.bits;
-        c.output_bits = t.output_bits;
-        c.schedule.lr = t.lr;
-        c.batch = t.batch;
-        c.steps = t.steps;
-        c.eval_every = t.eval_every.max(1);
-        c.test_limit = t.test_limit;
-        c.seed = t.seed;
-        c.threads = t.threads.max(1);
-        c.check().map_err(|e| bad(e.to_string()))?;
         Ok(c)
     }
 
