@@ -89,8 +89,19 @@ pub fn reference_run(
     seq: &qornn_sim::Sequence,
     round: fn(i128, u32) -> i128,
 ) -> qornn_sim::Trace {
+    reference_run_products(model, seq, round, &spec_reference::exact)
+}
+
+/// [`reference_run`] with each product of the recurrent row sums computed by `product`
+/// ([`spec_reference::reference_with_products`]): what a core with that multiplier computes.
+pub fn reference_run_products(
+    model: &qornn_sim::QuantizedModel,
+    seq: &qornn_sim::Sequence,
+    round: fn(i128, u32) -> i128,
+    product: &dyn Fn(spec_reference::Product) -> i128,
+) -> qornn_sim::Trace {
     let (n, d) = (model.shape.hidden, model.shape.output);
-    let (hs, ys) = spec_reference::reference_with(model, seq, round);
+    let (hs, ys) = spec_reference::reference_with_products(model, seq, round, product);
     let mut trace = qornn_sim::Trace::with_capacity(n, d, seq.steps());
     for (h, y) in hs.iter().zip(&ys) {
         let h32: Vec<i32> = h.iter().map(|&v| v as i32).collect();
@@ -154,11 +165,7 @@ pub struct BoardBuild {
 /// See [`BoardBuild`].
 pub fn board_build(board: &str, seed: u64, link: qornn_tools::board::LinkOptions) -> BoardBuild {
     use qornn_sim::random::{random_model, RandomSpec};
-    let shape = qornn_sim::Shape {
-        hidden: 16,
-        input: 1,
-        output: 4,
-    };
+    let shape = qornn_sim::Shape::new(16, 1, 4);
     let model = random_model(&RandomSpec::new(shape, 4, seed));
     let b = qornn_tools::board::board(board).expect("a known board");
     let opts = qornn_hdl::CoreOptions::new(4);

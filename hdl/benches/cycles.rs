@@ -13,15 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (64, 1, 10, 1),
         (128, 2, 10, 8),
     ] {
-        let model = random_model(&RandomSpec::new(
-            Shape {
-                hidden: n,
-                input: m,
-                output: d,
-            },
-            4,
-            1,
-        ));
+        let model = random_model(&RandomSpec::new(Shape::new(n, m, d), 4, 1));
         let core = QornnCore::new(&model, &CoreOptions::new(p))?;
         let per_step = core.config().cycles_per_step();
         let seqs = random_sequences(&model, 1, 60, 1);

@@ -10,15 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|s| s.parse())
         .collect::<Result<_, _>>()?;
     let out = std::env::args().nth(5).ok_or("usage: N M D P OUT.v")?;
-    let model = random_model(&RandomSpec::new(
-        Shape {
-            hidden: a[0],
-            input: a[1],
-            output: a[2],
-        },
-        4,
-        1,
-    ));
+    let model = random_model(&RandomSpec::new(Shape::new(a[0], a[1], a[2]), 4, 1));
     let v = verilog::emit(&model, &CoreOptions::new(a[3]), "qornn_core")?;
     std::fs::write(out, v)?;
     Ok(())

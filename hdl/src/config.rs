@@ -26,20 +26,29 @@ pub enum Multipliers {
         /// Lanes with a DSP multiplier (lanes 0 to dsp_lanes − 1).
         dsp_lanes: usize,
     },
+    /// Two MACs per DSP block: each lane computes two rows of W and U at once, their weights
+    /// packed into the one 16-bit operand of a 16×16 product against the lane's data code
+    /// (`docs/core.md`, "Packed lanes"). Needs 2·k_w + k_d ≤ 16 and 2P ≤ n; otherwise the
+    /// core falls back to [`Multipliers::Dsp`] ([`CoreConfig::packed`] says which). V rows are
+    /// computed one per lane, as with `Dsp`.
+    Packed,
 }
 
 impl Multipliers {
     /// Widest signed operand this style multiplies.
     pub fn max_operand_bits(self) -> u32 {
         match self {
-            Multipliers::Dsp | Multipliers::Lut | Multipliers::Mixed { .. } => 16,
+            Multipliers::Dsp
+            | Multipliers::Lut
+            | Multipliers::Mixed { .. }
+            | Multipliers::Packed => 16,
         }
     }
 
     /// Whether lane `lane` multiplies in a DSP block.
     pub fn uses_dsp(self, lane: usize) -> bool {
         match self {
-            Multipliers::Dsp => true,
+            Multipliers::Dsp | Multipliers::Packed => true,
             Multipliers::Lut => false,
             Multipliers::Mixed { dsp_lanes } => lane < dsp_lanes,
         }
@@ -57,6 +66,7 @@ impl Multipliers {
             Multipliers::Dsp => "dsp",
             Multipliers::Lut => "lut",
             Multipliers::Mixed { .. } => "mixed",
+            Multipliers::Packed => "packed",
         }
     }
 }
@@ -76,11 +86,12 @@ impl std::str::FromStr for Multipliers {
         match s {
             "dsp" => Ok(Multipliers::Dsp),
             "lut" => Ok(Multipliers::Lut),
+            "packed" => Ok(Multipliers::Packed),
             other => match other.strip_prefix("mixed:").map(str::parse::<usize>) {
                 Some(Ok(dsp_lanes)) => Ok(Multipliers::Mixed { dsp_lanes }),
                 _ => Err(format!(
-                    "unknown multiplier style `{other}` (dsp, lut, or mixed:N for N DSP lanes \
-                     and the rest in LUTs)"
+                    "unknown multiplier style `{other}` (dsp, lut, packed for two rows per DSP, \
+                     or mixed:N for N DSP lanes and the rest in LUTs)"
                 )),
             },
         }
@@ -103,6 +114,11 @@ impl CoreOptions {
             lanes,
             multipliers: Multipliers::Dsp,
         }
+    }
+
+    /// P lanes with the given multipliers.
+    pub fn with(lanes: usize, multipliers: Multipliers) -> Self {
+        CoreOptions { lanes, multipliers }
     }
 }
 
@@ -208,6 +224,42 @@ pub struct CoreConfig {
     pub multiplier: i64,
     /// r.
     pub shift: u32,
+    /// Whether the lanes are packed (two W/U rows per lane and DSP): [`Multipliers::Packed`]
+    /// asked for and [`packing_fits`] allows it.
+    pub packed: bool,
+}
+
+/// Guard shift of a packed lane: the low row's product occupies the bits below it. The low
+/// weight is stored offset by 2^(k_w−1) (its sign bit inverted: 0..2^k_w − 1), so its product
+/// with a k_d-bit code lies strictly within ±2^(k_w+k_d−1): k_w + k_d bits hold it exactly.
+pub fn pack_shift(weight_bits: u32, data_bits: u32) -> u32 {
+    weight_bits + data_bits
+}
+
+/// Why a core of these widths and sizes cannot pack two rows per lane, if it cannot: the
+/// packed operand `w_hi·2^S + (w_lo + 2^(k_w−1))` is 2·k_w + k_d bits and must fit the DSP's
+/// 16-bit signed port, and the high rows leave a lane P cycles after the low ones, so a block
+/// (n + m cycles) must last at least 2P cycles (2P ≤ n).
+pub fn packing_fits(
+    weight_bits: u32,
+    data_bits: u32,
+    lanes: usize,
+    hidden: usize,
+) -> Result<(), String> {
+    let operand = weight_bits + pack_shift(weight_bits, data_bits);
+    if operand > 16 {
+        return Err(format!(
+            "two {weight_bits}-bit weights against {data_bits}-bit codes need a \
+             {operand}-bit operand (2·k_w + k_d ≤ 16)"
+        ));
+    }
+    if 2 * lanes > hidden {
+        return Err(format!(
+            "{lanes} lanes of two rows need n ≥ {} (n = {hidden})",
+            2 * lanes
+        ));
+    }
+    Ok(())
 }
 
 impl CoreConfig {
@@ -254,6 +306,12 @@ impl CoreConfig {
             u_shift: model.alignment.u_shift,
             multiplier: model.requant.multiplier,
             shift: model.requant.shift,
+            packed: false,
+        };
+        let cfg = CoreConfig {
+            packed: opts.multipliers == Multipliers::Packed
+                && packing_fits(cfg.weight_bits, cfg.data_bits() as u32, cfg.lanes, n).is_ok(),
+            ..cfg
         };
         cfg.check_operands()?;
         if cfg.rom_depth() > MAX_ROM_DEPTH {
@@ -286,9 +344,39 @@ impl CoreConfig {
         Ok(())
     }
 
-    /// ⌈n/P⌉: row blocks of the recurrent phase.
+    /// Rows of a recurrent block: P, or 2P with packed lanes (lane p owns rows b·2P + p and
+    /// b·2P + P + p of block b).
+    pub fn hidden_block_rows(&self) -> usize {
+        if self.packed {
+            2 * self.lanes
+        } else {
+            self.lanes
+        }
+    }
+
+    /// Why `Packed` multipliers fell back to one row per lane, if they did.
+    pub fn packing_refused(&self) -> Option<String> {
+        match self.multipliers {
+            Multipliers::Packed if !self.packed => packing_fits(
+                self.weight_bits,
+                self.data_bits() as u32,
+                self.lanes,
+                self.hidden,
+            )
+            .err(),
+            _ => None,
+        }
+    }
+
+    /// MACs the lanes do per cycle in the recurrent phase (P, or 2P packed).
+    pub fn macs_per_cycle(&self) -> usize {
+        self.hidden_block_rows()
+    }
+
+    /// ⌈n/R⌉ with R = [`hidden_block_rows`](Self::hidden_block_rows): row blocks of the
+    /// recurrent phase.
     pub fn hidden_blocks(&self) -> usize {
-        self.hidden.div_ceil(self.lanes)
+        self.hidden.div_ceil(self.hidden_block_rows())
     }
 
     /// ⌈d/P⌉: row blocks of the output phase.
@@ -296,7 +384,8 @@ impl CoreConfig {
         self.output.div_ceil(self.lanes)
     }
 
-    /// Weights per lane ROM: ⌈n/P⌉·(n+m) recurrent, then ⌈d/P⌉·n output weights.
+    /// Words per lane ROM: ⌈n/R⌉·(n+m) recurrent (a word holds two weights when packed),
+    /// then ⌈d/P⌉·n output weights.
     pub fn rom_depth(&self) -> usize {
         self.hidden_blocks() * (self.hidden + self.input) + self.output_blocks() * self.hidden
     }
@@ -306,9 +395,15 @@ impl CoreConfig {
         clog2(self.rom_depth())
     }
 
-    /// Width of a weight as stored (max of k_w, k_v).
+    /// Width of a ROM word: max(k_w, k_v), or max(2·k_w, k_v) when packed (the high row's
+    /// weight above the low row's).
     pub fn rom_bits(&self) -> usize {
-        self.weight_bits.max(self.output_weight_bits) as usize
+        let w = if self.packed {
+            2 * self.weight_bits
+        } else {
+            self.weight_bits
+        };
+        w.max(self.output_weight_bits) as usize
     }
 
     /// Width of a streamed operand (max of k_a, k_x).
@@ -321,9 +416,9 @@ impl CoreConfig {
         self.accumulator_bits.max(self.output_accumulator_bits) as usize
     }
 
-    /// Bits of a lane-count value 0..=P.
+    /// Bits of a block's row count 0..=R (R = P, or 2P when packed).
     pub fn active_bits(&self) -> usize {
-        clog2(self.lanes + 1)
+        clog2(self.hidden_block_rows() + 1)
     }
 
     /// Bits of a row index (hidden or output).
@@ -331,15 +426,15 @@ impl CoreConfig {
         clog2(self.hidden.max(self.output))
     }
 
-    /// The ideal cycles per step: ⌈n/P⌉·(n+m) + ⌈d/P⌉·n.
+    /// The ideal cycles per step: ⌈n/R⌉·(n+m) + ⌈d/P⌉·n.
     pub fn ideal_cycles(&self) -> u64 {
         (self.hidden_blocks() * (self.hidden + self.input) + self.output_blocks() * self.hidden)
             as u64
     }
 
-    /// Lanes that own a row in the last recurrent block (n − (⌈n/P⌉−1)·P).
+    /// Rows of the last recurrent block (n − (⌈n/R⌉−1)·R).
     pub fn last_hidden_lanes(&self) -> usize {
-        self.hidden - (self.hidden_blocks() - 1) * self.lanes
+        self.hidden - (self.hidden_blocks() - 1) * self.hidden_block_rows()
     }
 
     /// Lanes that own a row in the last output block.
@@ -347,15 +442,16 @@ impl CoreConfig {
         self.output - (self.output_blocks() - 1) * self.lanes
     }
 
-    /// Idle cycles between the last recurrent token and the first output token. A row of h_t
-    /// in lane p of the last block is written into the state buffer
-    /// `LANE_STAGES + H_STAGES + 1 + p` clocks after the last recurrent token, and the output
-    /// phase reads it `(⌈n/P⌉−1)·P + p` clocks after its start: it must start at least
-    /// `LANE_STAGES + H_STAGES + 1 − (⌈n/P⌉−1)·P` clocks after the recurrent phase ends
-    /// (earlier blocks are written earlier still). Zero whenever n ≥ P + 17.
+    /// Idle cycles between the last recurrent token and the first output token. The row at
+    /// position q of the last block (lane p's low row, q = p; packed, its high row, q = P + p,
+    /// which leaves the lane P clocks later) is written into the state buffer
+    /// `LANE_STAGES + H_STAGES + 1 + q` clocks after the last recurrent token, and the output
+    /// phase reads it `(⌈n/R⌉−1)·R + q` clocks after its start: it must start at least
+    /// `LANE_STAGES + H_STAGES + 1 − (⌈n/R⌉−1)·R` clocks after the recurrent phase ends
+    /// (earlier blocks are written earlier still). Zero whenever n ≥ R + 17.
     pub fn out_gap(&self) -> u64 {
         (LANE_STAGES + H_STAGES + 1)
-            .saturating_sub(((self.hidden_blocks() - 1) * self.lanes) as u64)
+            .saturating_sub(((self.hidden_blocks() - 1) * self.hidden_block_rows()) as u64)
     }
 
     /// The clocks a step takes beyond the ideal (see `docs/core.md`): the gap before the
@@ -396,15 +492,7 @@ mod tests {
     use qornn_sim::Shape;
 
     fn model(n: usize) -> QuantizedModel {
-        random_model(&RandomSpec::new(
-            Shape {
-                hidden: n,
-                input: 3,
-                output: 2,
-            },
-            4,
-            1,
-        ))
+        random_model(&RandomSpec::new(Shape::new(n, 3, 2), 4, 1))
     }
 
     #[test]
@@ -436,6 +524,37 @@ mod tests {
         c.activation_bits = 18;
         let e = c.check_operands().unwrap_err();
         assert!(e.to_string().contains("18 bits"), "{e}");
+    }
+
+    #[test]
+    fn packing_needs_room_in_the_operand_and_the_block() {
+        assert!(packing_fits(4, 8, 8, 128).is_ok());
+        assert!(packing_fits(4, 9, 8, 128)
+            .unwrap_err()
+            .contains("17-bit operand"));
+        assert!(packing_fits(3, 8, 8, 15).unwrap_err().contains("n ≥ 16"));
+        assert_eq!(pack_shift(4, 8), 12);
+        // n = 16, m = 3, d = 2, 4-bit weights, 8-bit codes, P = 4: blocks of 8 rows.
+        let m = random_model(&RandomSpec::new(Shape::new(16, 3, 2), 4, 1));
+        let c = CoreConfig::new(&m, &CoreOptions::with(4, Multipliers::Packed)).unwrap();
+        assert!(c.packed && c.packing_refused().is_none());
+        assert_eq!((c.hidden_block_rows(), c.hidden_blocks()), (8, 2));
+        assert_eq!(
+            (c.rom_bits(), c.active_bits(), c.macs_per_cycle()),
+            (8, 4, 8)
+        );
+        // ⌈16/8⌉·(16+3) + ⌈2/4⌉·16 against ⌈16/4⌉·19 + 16 unpacked
+        assert_eq!(c.ideal_cycles(), 54);
+        assert_eq!(c.rom_depth(), 54);
+        let plain = CoreConfig::new(&m, &CoreOptions::new(4)).unwrap();
+        assert_eq!((plain.ideal_cycles(), plain.rom_bits()), (92, 4));
+        // the last block's rows and the gap: n = 20 with P = 4 leaves 4 rows in block 2
+        let m = random_model(&RandomSpec::new(Shape::new(20, 1, 2), 4, 1));
+        let c = CoreConfig::new(&m, &CoreOptions::with(4, Multipliers::Packed)).unwrap();
+        assert_eq!((c.hidden_blocks(), c.last_hidden_lanes()), (3, 4));
+        assert_eq!(c.out_gap(), 17 - 16);
+        assert_eq!("packed".parse::<Multipliers>(), Ok(Multipliers::Packed));
+        assert_eq!(Multipliers::Packed.to_string(), "packed");
     }
 
     #[test]

@@ -352,11 +352,7 @@ mod tests {
 
     #[test]
     fn small_cores_equal_the_golden_model() {
-        let shape = Shape {
-            hidden: 6,
-            input: 2,
-            output: 3,
-        };
+        let shape = Shape::new(6, 2, 3);
         let mut spec = RandomSpec::new(shape, 4, 11);
         check(&spec, 1, 4);
         check(&spec, 4, 4);

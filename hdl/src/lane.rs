@@ -50,6 +50,13 @@ pub struct LaneParams {
     pub u_shift: u32,
     /// The core's multiplier style (this lane's: [`Multipliers::uses_dsp`] of its index).
     pub multipliers: Multipliers,
+    /// Two W/U rows per token (a packed lane, [`CoreConfig::packed`]): the ROM word holds
+    /// both weights, the high row's sum leaves `lanes` clocks after the low row's.
+    pub packed: bool,
+    /// P (how long a packed lane holds its high row's sum).
+    pub lanes: usize,
+    /// k_w: the width of each of a packed word's two weights.
+    pub pair_bits: usize,
 }
 
 impl LaneParams {
@@ -65,7 +72,15 @@ impl LaneParams {
             w_shift: cfg.w_shift,
             u_shift: cfg.u_shift,
             multipliers: cfg.multipliers,
+            packed: cfg.packed,
+            lanes: cfg.lanes,
+            pair_bits: cfg.weight_bits as usize,
         }
+    }
+
+    /// Bits of the hold counter of a packed lane (0..=P).
+    fn wait_bits(&self) -> usize {
+        crate::config::clog2(self.lanes + 1)
     }
 }
 
@@ -116,6 +131,10 @@ pub struct Lane {
     _t: Stage,
     _acc: i64,
     _done: bool,
+    _acc_hi: i64,
+    _done_hi: bool,
+    _hold: i64,
+    _wait: usize,
 }
 
 /// One register stage of a lane's pipeline (token flags and the stage's value).
@@ -126,10 +145,13 @@ struct Stage {
     last: bool,
     kind: u64,
     active: u64,
-    /// O: the operand; M: the product; T: the shifted product (the term).
+    /// O: the operand; M: the product; T: the shifted product (the term) — of the low row
+    /// when packed.
     value: i64,
-    /// O: the weight.
+    /// O: the weight word.
     weight: i64,
+    /// Packed, M and T: the high row's product and term.
+    value_hi: i64,
 }
 
 impl Lane {
@@ -161,11 +183,30 @@ impl Lane {
             _t: Stage::default(),
             _acc: 0,
             _done: false,
+            _acc_hi: 0,
+            _done_hi: false,
+            _hold: 0,
+            _wait: 0,
         }
+    }
+
+    /// The low and high weights of a W/U word of a packed lane (the high is 0 unpacked and
+    /// for V, whose word is one weight).
+    fn weights(&self, kind: u64, word: i64) -> (i64, i64) {
+        let p = &self._p;
+        if !p.packed || kind == KIND_V {
+            return (word, 0);
+        }
+        let k = p.pair_bits;
+        let bits = to_bits(word, p.weight_bits);
+        (sext(bits, k), sext(bits >> k, k))
     }
 
     fn verilog(&self) -> String {
         let p = &self._p;
+        if p.packed {
+            return self.packed_verilog();
+        }
         let kd = p.data_bits;
         let kw = p.weight_bits;
         let lw = p.acc_bits;
@@ -270,6 +311,110 @@ end",
     }
 }
 
+impl Lane {
+    /// The packed lane's Verilog (see `docs/core.md`, "Packed lanes"). `PACK_S` is the guard
+    /// shift, [`pack_shift`](crate::config::pack_shift): every width that depends on it is
+    /// written in terms of it, so one number changes the packing (the tests' guard-bit mutant).
+    fn packed_verilog(&self) -> String {
+        let p = &self._p;
+        let kd = p.data_bits;
+        let k = p.pair_bits;
+        let lw = p.acc_bits;
+        let ab = p.active_bits;
+        format!(
+            "// Lane {index}, packed: a W/U token carries the weights of two rows, row b·2P+{index} (low)
+// and row b·2P+P+{index} (high), as one 16-bit operand: the high weight above PACK_S bits, the
+// low weight offset by 2^(k_w-1) (its sign bit inverted) in the low bits. One 16x16 product
+// holds both rows' products; the term stage splits it: the low row's is the low PACK_S bits less
+// the offset times the code, the high row's the bits above, plus the low part's borrow. The high
+// row's sum leaves {lanes} clocks after the low row's (hold, hwait). V tokens carry one weight.
+localparam PACK_S = {shift};
+reg o_valid, o_first, o_last, m_valid, m_first, m_last, m_pair, t_valid, t_first, t_last, t_pair;
+reg done, done_hi;
+reg [1:0] o_kind, m_kind;
+reg [{ab1}:0] o_active, m_active, t_active;
+reg signed [{kd1}:0] o_data, m_data;
+reg signed [15:0] o_w;
+reg signed [31:0] prod;
+reg signed [{lw1}:0] term, term_hi, acc, acc_hi, hold;
+reg [{hb1}:0] hwait;
+wire [{k1}:0] w_lo = weight[{k1}:0];
+wire [{k1}:0] w_hi = weight[{kk1}:{k}];
+wire signed [15:0] a_pair = $signed({{w_hi, {{(PACK_S-{k}){{1'b0}}}}, ~w_lo[{k1}], w_lo[{k1}-1:0]}});
+wire signed [15:0] a_one = $signed(weight);
+wire signed [PACK_S-1:0] lo_raw = prod[PACK_S-1:0];
+wire signed [31-PACK_S:0] hi_raw = prod[31:PACK_S];
+wire signed [{lw1}:0] lo_l = lo_raw - (m_data <<< {k1});
+wire signed [{lw1}:0] hi_l = hi_raw + $signed({{1'b0, prod[PACK_S-1]}});
+wire signed [{lw1}:0] prod_l = prod;
+wire hi_fire = (hwait == {hb}'d1);
+initial begin
+   o_valid = 0; o_first = 0; o_last = 0; o_kind = 0; o_active = 0; o_data = 0; o_w = 0;
+   m_valid = 0; m_first = 0; m_last = 0; m_pair = 0; m_kind = 0; m_active = 0; m_data = 0;
+   prod = 0; t_valid = 0; t_first = 0; t_last = 0; t_pair = 0; t_active = 0; term = 0;
+   term_hi = 0; acc = 0; acc_hi = 0; hold = 0; hwait = 0; done = 0; done_hi = 0;
+   out_valid = 0; out_first = 0; out_last = 0; out_kind = 0; out_data = 0; out_addr = 0;
+   out_active = 0; res_valid = 0; res_acc = 0;
+end
+// Data registers: no reset, so that yosys can pack them into the DSP block.
+always @(posedge clock) begin
+   o_first <= out_first; o_last <= out_last; o_kind <= out_kind; o_active <= out_active;
+   o_data <= out_data; o_w <= (out_kind == 2'd2) ? a_one : a_pair;
+   m_first <= o_first; m_last <= o_last; m_kind <= o_kind; m_active <= o_active;
+   m_data <= o_data; m_pair <= (o_kind != 2'd2);
+   prod <= $signed(o_w) * $signed({data16});
+   t_first <= m_first; t_last <= m_last; t_active <= m_active; t_pair <= m_pair;
+   term <= (m_kind == 2'd0) ? (lo_l <<< {sw}) : (m_kind == 2'd1) ? (lo_l <<< {su}) : prod_l;
+   term_hi <= (m_kind == 2'd0) ? (hi_l <<< {sw}) : (hi_l <<< {su});
+   if (t_valid) begin
+      acc <= (t_first ? {lw}'sd0 : acc) + term;
+      acc_hi <= (t_first ? {lw}'sd0 : acc_hi) + term_hi;
+   end
+   if (done_hi) hold <= acc_hi;
+end
+always @(posedge clock) begin
+   if (reset) begin
+      out_valid <= 1'b0; o_valid <= 1'b0; m_valid <= 1'b0; t_valid <= 1'b0; done <= 1'b0;
+      done_hi <= 1'b0; hwait <= {hb}'d0;
+      res_valid <= 1'b0;
+      res_acc <= {lw}'d0;
+   end else begin
+      res_valid <= done | hi_fire;
+      res_acc <= done ? acc : hi_fire ? hold : {lw}'sd0;
+      done <= t_valid & t_last & ({ab}'d{index} < t_active);
+      done_hi <= t_valid & t_last & t_pair & ({ab}'d{hi_index} < t_active);
+      if (done_hi) hwait <= {hb}'d{lanes};
+      else if (hwait != {hb}'d0) hwait <= hwait - 1'b1;
+      t_valid <= m_valid;
+      m_valid <= o_valid;
+      o_valid <= out_valid;
+      out_valid <= in_valid;
+      out_first <= in_first;
+      out_last <= in_last;
+      out_kind <= in_kind;
+      out_data <= in_data;
+      out_addr <= in_addr;
+      out_active <= in_active;
+   end
+end",
+            index = p.index,
+            hi_index = p.lanes + p.index,
+            lanes = p.lanes,
+            shift = crate::config::pack_shift(k as u32, kd as u32),
+            ab1 = ab - 1,
+            kd1 = kd - 1,
+            k1 = k - 1,
+            kk1 = 2 * k - 1,
+            lw1 = lw - 1,
+            hb = p.wait_bits(),
+            hb1 = p.wait_bits() - 1,
+            data16 = sign_extend("o_data", kd, 16),
+            sw = p.w_shift,
+            su = p.u_shift,
+        )
+    }
+}
+
 /// Verilog that sign-extends the `from`-bit signal `name` to `to` bits.
 pub fn sign_extend(name: &str, from: usize, to: usize) -> String {
     if to > from {
@@ -293,12 +438,20 @@ impl Logic for Lane {
         let reset = self.reset.is_high();
         let (t, m, o) = (self._t, self._m, self._o);
         let (acc_old, done_old) = (self._acc, self._done);
+        let (acc_hi_old, done_hi_old) = (self._acc_hi, self._done_hi);
+        let (hold_old, wait_old) = (self._hold, self._wait);
         // The data registers shift regardless of reset, as in the Verilog (whose DSP-packed
         // registers have none); reset clears the valid flags.
         // Accumulate stage.
         if t.valid {
-            let base = if t.first { 0 } else { acc_old };
-            self._acc = sext(to_bits(base.wrapping_add(t.value), p.acc_bits), p.acc_bits);
+            let wrap = |v: i64| sext(to_bits(v, p.acc_bits), p.acc_bits);
+            let (base, base_hi) = if t.first {
+                (0, 0)
+            } else {
+                (acc_old, acc_hi_old)
+            };
+            self._acc = wrap(base.wrapping_add(t.value));
+            self._acc_hi = wrap(base_hi.wrapping_add(t.value_hi));
         }
         // Term stage: the product shifted by s_w (W), s_u (U) or 0 (V).
         let shift = match m.kind {
@@ -309,13 +462,17 @@ impl Logic for Lane {
         self._t = Stage {
             valid: m.valid && !reset,
             value: sext(to_bits(m.value << shift, p.acc_bits), p.acc_bits),
+            value_hi: sext(to_bits(m.value_hi << shift, p.acc_bits), p.acc_bits),
             weight: 0,
             ..m
         };
-        // Product stage: the registered operand times the registered weight.
+        // Product stage: the registered operand times the registered weight (packed: times
+        // each of the word's two weights).
+        let (w_lo, w_hi) = self.weights(o.kind, o.weight);
         self._m = Stage {
             valid: o.valid && !reset,
-            value: o.value * o.weight,
+            value: o.value * w_lo,
+            value_hi: o.value * w_hi,
             weight: 0,
             ..o
         };
@@ -328,9 +485,12 @@ impl Logic for Lane {
             active: self.out_active.val(),
             value: self.out_data.val_i64(),
             weight: self.weight.val_i64(),
+            value_hi: 0,
         };
         if reset {
             self._done = false;
+            self._done_hi = false;
+            self._wait = 0;
             self.out_valid.next = 0;
             self.res_valid.next = 0;
             self.res_acc.next = 0;
@@ -338,8 +498,28 @@ impl Logic for Lane {
         }
         // Result stage: the finished row's sum, one clock after its last term.
         self._done = t.valid && t.last && (p.index as u64) < t.active;
-        self.res_valid.set_bool(done_old);
-        self.res_acc.set_i64(if done_old { acc_old } else { 0 });
+        // Packed: the high row's sum, held for P clocks so that the block's rows leave the
+        // lanes in row order (low rows 0..P, then high rows P..2P).
+        self._done_hi = p.packed
+            && t.valid
+            && t.last
+            && t.kind != KIND_V
+            && ((p.lanes + p.index) as u64) < t.active;
+        let hi_fire = wait_old == 1;
+        if done_hi_old {
+            self._hold = acc_hi_old;
+            self._wait = p.lanes;
+        } else if wait_old > 0 {
+            self._wait = wait_old - 1;
+        }
+        self.res_valid.set_bool(done_old || hi_fire);
+        self.res_acc.set_i64(if done_old {
+            acc_old
+        } else if hi_fire {
+            hold_old
+        } else {
+            0
+        });
         // Token stage: register (and forward) the token.
         self.out_valid.next = self.in_valid.val();
         self.out_first.next = self.in_first.val();
@@ -422,6 +602,9 @@ mod tests {
             w_shift: 0,
             u_shift: 2,
             multipliers: m,
+            packed: false,
+            lanes: 2,
+            pair_bits: 4,
         }
     }
 

@@ -3,7 +3,8 @@
 //!
 //! Lane p's bank holds, for each recurrent block b (rows i = b·P + p): W[i][0..n] then
 //! U[i][0..m]; then, for each output block (rows k = b·P + p): V[k][0..n]. Rows past n (or d)
-//! in the last block are zeros. The address of an operand is its position in the stream, so it
+//! in the last block are zeros. With packed lanes a recurrent block has 2P rows and each word
+//! holds two weights: row b·2P + P + p's above row b·2P + p's. The address of an operand is its position in the stream, so it
 //! travels with the operand through the lanes.
 //!
 //! The ROM is a native leaf: a `reg` array with an `initial` block and a registered read, marked
@@ -15,19 +16,37 @@ use crate::port::{to_bits, Port};
 use qornn_sim::QuantizedModel;
 use rust_hdl::prelude::*;
 
-/// The weights of lane `lane`'s bank, in address order (see the module docs).
+/// The words of lane `lane`'s bank, in address order (see the module docs). Packed, a
+/// recurrent word holds the high row's weight above the low row's:
+/// `w_hi·2^k_w + (w_lo mod 2^k_w)`.
 pub fn lane_bank(model: &QuantizedModel, cfg: &CoreConfig, lane: usize) -> Vec<i64> {
     let (n, m, p) = (cfg.hidden, cfg.input, cfg.lanes);
+    let rows = cfg.hidden_block_rows();
+    let kw = cfg.weight_bits as usize;
     let mut out = Vec::with_capacity(cfg.rom_depth());
+    // row i's weight at stream position j (W then U), zero past n
+    let weight = |i: usize, j: usize| -> i64 {
+        match (model.w.get(i), model.u.get(i)) {
+            (Some(w), Some(u)) => {
+                if j < n {
+                    w[j]
+                } else {
+                    u[j - n]
+                }
+            }
+            _ => 0,
+        }
+    };
     for b in 0..cfg.hidden_blocks() {
-        let i = b * p + lane;
-        let (w, u) = if i < n {
-            (Some(&model.w[i]), Some(&model.u[i]))
-        } else {
-            (None, None)
-        };
-        out.extend((0..n).map(|j| w.map_or(0, |r| r[j])));
-        out.extend((0..m).map(|j| u.map_or(0, |r| r[j])));
+        let lo = b * rows + lane;
+        for j in 0..n + m {
+            out.push(if cfg.packed {
+                let hi = weight(lo + p, j);
+                hi * (1 << kw) + (weight(lo, j) & ((1 << kw) - 1))
+            } else {
+                weight(lo, j)
+            });
+        }
     }
     for b in 0..cfg.output_blocks() {
         let k = b * p + lane;
@@ -121,15 +140,7 @@ mod tests {
 
     #[test]
     fn banks_interleave_w_u_v_per_lane() {
-        let model = random_model(&RandomSpec::new(
-            Shape {
-                hidden: 5,
-                input: 2,
-                output: 3,
-            },
-            4,
-            3,
-        ));
+        let model = random_model(&RandomSpec::new(Shape::new(5, 2, 3), 4, 3));
         let cfg = CoreConfig::new(&model, &CoreOptions::new(2)).unwrap();
         let bank = lane_bank(&model, &cfg, 1);
         assert_eq!(bank.len(), cfg.rom_depth());
@@ -142,6 +153,33 @@ mod tests {
         assert_eq!(&bank[21..26], &model.v[1][..]);
         // output block 1 of lane 1 would be row 3 (past d = 3): zeros
         assert!(bank[26..31].iter().all(|&v| v == 0));
+    }
+
+    #[test]
+    fn packed_banks_hold_two_rows_a_word() {
+        let model = random_model(&RandomSpec::new(Shape::new(10, 2, 3), 4, 5));
+        let cfg = CoreConfig::new(
+            &model,
+            &CoreOptions::with(2, crate::config::Multipliers::Packed),
+        )
+        .unwrap();
+        assert!(cfg.packed);
+        let bank = lane_bank(&model, &cfg, 1);
+        assert_eq!(bank.len(), cfg.rom_depth());
+        // block 0 of lane 1: rows 1 (low) and 3 (high), W then U
+        for (j, &word) in bank[..12].iter().enumerate() {
+            let (lo, hi) = if j < 10 {
+                (model.w[1][j], model.w[3][j])
+            } else {
+                (model.u[1][j - 10], model.u[3][j - 10])
+            };
+            assert_eq!(word >> 4, hi, "high weight of column {j}");
+            assert_eq!(((word & 15) ^ 8) - 8, lo, "low weight of column {j}");
+        }
+        // block 2 of lane 1: row 9 (low) and row 11 (past n: zero)
+        assert!((0..12).all(|j| bank[24 + j] >> 4 == 0));
+        // output block 0 of lane 1 is V[1], one weight a word
+        assert_eq!(&bank[36..46], &model.v[1][..]);
     }
 
     #[test]

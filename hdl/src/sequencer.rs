@@ -3,14 +3,15 @@
 //! - `x_ready` is high when idle and no output waits; `x_valid & x_ready` accepts x_t (and
 //!   `x_start`: this step starts a sequence, so h_{t−1} reads as 0; so does the first step
 //!   after reset).
-//! - Recurrent phase: for each of the ⌈n/P⌉ row blocks it streams h_{t−1}[0..n] then
-//!   x_t[0..m] to lane 0, one operand per cycle, each with its ROM address (the stream
-//!   position), first/last-of-row flags and the number of lanes that own a row in the block.
+//! - Recurrent phase: for each of the ⌈n/R⌉ row blocks (R = P rows, or 2P with packed lanes)
+//!   it streams h_{t−1}[0..n] then x_t[0..m] to lane 0, one operand per cycle, each with its
+//!   ROM address (the stream position), first/last-of-row flags and the number of rows the
+//!   block holds.
 //! - Right after the last recurrent token (or after `CoreConfig::out_gap` idle cycles when the
 //!   last rows of h_t would not be written in time) the output phase streams h_t[0..n]
-//!   ⌈d/P⌉ times (V rows) from the other state bank: a row of h_t is read
-//!   (⌈n/P⌉−1)·P + p cycles into the phase, after it has been written (a static schedule:
-//!   every stage has a fixed latency).
+//!   ⌈d/P⌉ times (V rows) from the other state bank: a row of h_t is read (⌈n/R⌉−1)·R + q
+//!   cycles into the phase (q: its place in the block), after it has been written (a static
+//!   schedule: every stage has a fixed latency).
 //! - When the last y row arrives, `y_valid` rises with `y_data` (d accumulators of A_y bits)
 //!   and stays until `y_ready`; `step_cycles` holds the clocks from acceptance to `y_valid`;
 //!   the state banks trade places.
@@ -131,6 +132,8 @@ struct SeqParams {
     n: usize,
     m: usize,
     p: usize,
+    /// Rows of a recurrent block (P, or 2P with packed lanes).
+    hp: usize,
     hblocks: usize,
     oblocks: usize,
     h_last_active: usize,
@@ -175,9 +178,10 @@ impl Sequencer {
             n,
             m,
             p,
+            hp: cfg.hidden_block_rows(),
             hblocks: cfg.hidden_blocks(),
             oblocks: cfg.output_blocks(),
-            h_last_active: n - (cfg.hidden_blocks() - 1) * p,
+            h_last_active: cfg.last_hidden_lanes(),
             o_last_active: d - (cfg.output_blocks() - 1) * p,
             kx: cfg.input_bits as usize,
             ka: cfg.activation_bits as usize,
@@ -250,8 +254,10 @@ impl Sequencer {
         r.paddr = r.addr;
         r.pactive = if r.blk == blocks - 1 {
             last_active
-        } else {
+        } else if kind_out {
             c.p
+        } else {
+            c.hp
         } as u64;
         r.addr += 1;
         if r.j == len - 1 {
@@ -461,7 +467,7 @@ always @(posedge clock) begin
             pkind <= rec ? ((j < {n}) ? 2'd0 : 2'd1) : 2'd2;
             pidx <= (j < {n}) ? j : (j - {jb}'d{n});
             paddr <= addr;
-            pactive <= blk_end ? last_active : {actw}'d{p};
+            pactive <= blk_end ? last_active : {full_active};
             addr <= addr + 1'b1;
             if (j_end) begin
                j <= 0;
@@ -503,7 +509,11 @@ end",
             kx = c.kx,
             kd = c.kd,
             n = c.n,
-            p = c.p,
+            full_active = if c.hp == c.p {
+                format!("{}'d{}", act1 + 1, c.p)
+            } else {
+                format!("(rec ? {w}'d{} : {w}'d{})", c.hp, c.p, w = act1 + 1)
+            },
             jb = c.jb,
             actw = act1 + 1,
             hb1 = hb - 1,

@@ -166,15 +166,7 @@ mod tests {
 
     #[test]
     fn writes_go_to_the_write_bank() {
-        let model = random_model(&RandomSpec::new(
-            Shape {
-                hidden: 3,
-                input: 1,
-                output: 1,
-            },
-            4,
-            1,
-        ));
+        let model = random_model(&RandomSpec::new(Shape::new(3, 1, 1), 4, 1));
         let cfg = CoreConfig::new(&model, &CoreOptions::new(1)).unwrap();
         let mut b = HiddenBuffer::new(&cfg);
         b.connect_all();

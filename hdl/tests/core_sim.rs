@@ -22,11 +22,7 @@ impl Lcg {
 
 fn spec(i: u64, r: &mut Lcg) -> (RandomSpec, usize) {
     let n = 4 + r.next(61) as usize; // 4..=64
-    let shape = Shape {
-        hidden: n,
-        input: 1 + r.next(4) as usize,
-        output: 1 + r.next(5) as usize,
-    };
+    let shape = Shape::new(n, 1 + r.next(4) as usize, 1 + r.next(5) as usize);
     let mut s = RandomSpec::new(shape, 2 + (i % 7) as u32, 1000 + i);
     s.output_weight_bits = Bits::new(2 + r.next(7) as u32);
     s.activation_bits = Bits::new(4 + (i % 13) as u32);
@@ -67,8 +63,21 @@ fn random_models_equal_the_golden_model() {
     let mut r = Lcg(7);
     let mut saturated = 0;
     let mut most_negative = 0;
+    let mut packed = 0;
     for i in 0..240u64 {
-        let (s, lanes) = spec(i, &mut r);
+        let (mut s, lanes) = spec(i, &mut r);
+        // every fourth core in LUTs, every fourth packed: those get codes narrow enough to
+        // pack where their weights allow (2·k_w + k_d ≤ 16); the rest fall back to DSP lanes
+        let multipliers = match i % 4 {
+            0 => Multipliers::Lut,
+            1 => Multipliers::Packed,
+            _ => Multipliers::Dsp,
+        };
+        let room = 16u32.saturating_sub(2 * s.weight_bits.get());
+        if multipliers == Multipliers::Packed && room >= 4 {
+            s.activation_bits = Bits::new(s.activation_bits.get().min(room));
+            s.input_bits = Bits::new(s.input_bits.get().min(room));
+        }
         let model = random_model(&s);
         let min_w = s.weight_bits.min_code();
         most_negative += model.w.iter().flatten().any(|&w| w == min_w) as usize;
@@ -77,13 +86,11 @@ fn random_models_equal_the_golden_model() {
         let t = golden.run(&seqs[0]);
         let max_h = s.activation_bits.max_code() as i32;
         saturated += (0..t.steps()).any(|k| t.h(k).contains(&max_h)) as usize;
-        let multipliers = if i % 4 == 0 {
-            Multipliers::Lut
-        } else {
-            Multipliers::Dsp
-        };
-        compare(&model, &CoreOptions { lanes, multipliers }, 6, i);
+        let opts = CoreOptions { lanes, multipliers };
+        packed += CoreConfig::new(&model, &opts).is_ok_and(|c| c.packed) as usize;
+        compare(&model, &opts, 6, i);
     }
+    assert!(packed >= 25, "only {packed} cores packed two rows a lane");
     assert!(
         saturated >= 5,
         "only {saturated} models saturate: the sweep lost its teeth"
@@ -102,15 +109,7 @@ fn widest_and_largest_cores_equal_the_golden_model() {
         (7, true, 16, 2),
         (3, true, 4, 3),
     ] {
-        let mut s = RandomSpec::new(
-            Shape {
-                hidden: 64,
-                input: 3,
-                output: 10,
-            },
-            8,
-            seed,
-        );
+        let mut s = RandomSpec::new(Shape::new(64, 3, 10), 8, seed);
         s.modrelu = modrelu;
         s.activation_bits = Bits::new(ka);
         s.style = WeightStyle::Uniform;
@@ -127,15 +126,7 @@ fn cycles_per_step_follow_the_formula() {
         (96, 2, 4, 8),
         (10, 2, 3, 3),
     ] {
-        let model = random_model(&RandomSpec::new(
-            Shape {
-                hidden: n,
-                input: m,
-                output: d,
-            },
-            4,
-            5,
-        ));
+        let model = random_model(&RandomSpec::new(Shape::new(n, m, d), 4, 5));
         let opts = CoreOptions::new(lanes);
         let cfg = CoreConfig::new(&model, &opts).unwrap();
         let ideal = (n.div_ceil(lanes) * (n + m) + d.div_ceil(lanes) * n) as u64;
@@ -162,15 +153,7 @@ fn cycles_per_step_follow_the_formula() {
 
 #[test]
 fn a_flipped_weight_bit_is_caught() {
-    let model = random_model(&RandomSpec::new(
-        Shape {
-            hidden: 12,
-            input: 2,
-            output: 3,
-        },
-        6,
-        21,
-    ));
+    let model = random_model(&RandomSpec::new(Shape::new(12, 2, 3), 6, 21));
     let opts = CoreOptions::new(4);
     let seqs = random_sequences(&model, 1, 5, 3);
     let want = Golden::new(&model).unwrap().run(&seqs[0]);
@@ -192,15 +175,7 @@ fn a_flipped_weight_bit_is_caught() {
 /// not tell whether the edge saw the handshake (issue #16).
 #[test]
 fn the_rtl_dump_shows_handshakes_settled_before_the_edge() {
-    let model = random_model(&RandomSpec::new(
-        Shape {
-            hidden: 6,
-            input: 1,
-            output: 2,
-        },
-        4,
-        5,
-    ));
+    let model = random_model(&RandomSpec::new(Shape::new(6, 1, 2), 4, 5));
     let seqs = random_sequences(&model, 1, 4, 1);
     let dir = tempfile::tempdir().unwrap();
     let vcd = dir.path().join("rtl.vcd");

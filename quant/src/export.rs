@@ -162,11 +162,7 @@ pub fn export(
     let mut qm = QuantizedModel {
         format: MODEL_FORMAT.into(),
         version: MODEL_VERSION,
-        shape: qornn_sim::Shape {
-            hidden: n,
-            input: m,
-            output: d,
-        },
+        shape: qornn_sim::Shape::new(n, m, d),
         bits: BitWidths {
             weight: Bits::new(opt.weight_bits),
             output_weight: Bits::new(opt.output_bits),

@@ -93,7 +93,9 @@ fn grads(m: &mut Model<f64>, b: &Batch, eng: &mut Engine<f64>) -> (Grads<f64>, G
     (g_eff, g)
 }
 
-fn check(name: &str, analytic: &[f64], numeric: &[f64]) {
+/// Analytic against finite-difference gradients, entry by entry, relative to the largest
+/// magnitude of either (shared with the LSTM's checks).
+pub(crate) fn check(name: &str, analytic: &[f64], numeric: &[f64]) {
     let scale = numeric
         .iter()
         .chain(analytic)

@@ -6,6 +6,7 @@
 //! cell carry dropped (`dc_{t−1} = dc_t` instead of `dc_t ⊙ f`) the first entry of dW is off by
 //! 40× the tolerance, with the output gate's tanh(c_t) factor dropped by 300×.
 
+use crate::gradients::check;
 use qornn_quant::bptt::{Batch, LossKind, Readout};
 use qornn_quant::lstm::{LstmEngine, LstmModel, LstmParams, LstmShape};
 use rand::{Rng, SeedableRng};
@@ -34,19 +35,6 @@ fn loss(m: &LstmModel<f64>, b: &Batch, eng: &mut LstmEngine<f64>) -> f64 {
 
 fn grads(m: &LstmModel<f64>, b: &Batch, eng: &mut LstmEngine<f64>) -> LstmParams<f64> {
     eng.run(m, b, true).1.cloned().expect("grads")
-}
-
-fn check(name: &str, analytic: &[f64], numeric: &[f64]) {
-    let scale = numeric
-        .iter()
-        .chain(analytic)
-        .fold(1e-6f64, |a, &v| a.max(v.abs()));
-    for (i, (a, n)) in analytic.iter().zip(numeric).enumerate() {
-        assert!(
-            (a - n).abs() <= 1e-5 * scale + 1e-7,
-            "{name}[{i}]: analytic {a} vs finite difference {n} (scale {scale})"
-        );
-    }
 }
 
 fn fd(m: &mut LstmModel<f64>, part: usize, b: &Batch, eng: &mut LstmEngine<f64>) -> Vec<f64> {

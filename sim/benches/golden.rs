@@ -20,15 +20,7 @@ fn golden_steps(c: &mut Criterion) {
     let mut group = c.benchmark_group("golden");
     group.sample_size(20);
     for n in [64, 128, 256] {
-        let model = random_model(&RandomSpec::new(
-            Shape {
-                hidden: n,
-                input: 1,
-                output: 10,
-            },
-            4,
-            1,
-        ));
+        let model = random_model(&RandomSpec::new(Shape::new(n, 1, 10), 4, 1));
         let golden = Golden::new(&model).unwrap();
         let one = random_sequences(&model, 1, STEPS, 2);
         group.throughput(Throughput::Elements(STEPS as u64));
@@ -55,15 +47,7 @@ fn classify(c: &mut Criterion) {
     let mut group = c.benchmark_group("classify");
     group.sample_size(10);
     let n = 128;
-    let model = random_model(&RandomSpec::new(
-        Shape {
-            hidden: n,
-            input: 1,
-            output: 10,
-        },
-        4,
-        1,
-    ));
+    let model = random_model(&RandomSpec::new(Shape::new(n, 1, 10), 4, 1));
     let golden = Golden::new(&model).unwrap();
     let seqs = random_sequences(&model, CLASSIFY_SEQS, CLASSIFY_STEPS, 4);
     group.throughput(Throughput::Elements(

@@ -12,15 +12,7 @@ use qornn_sim::{trace, Golden, Shape};
 use std::path::Path;
 
 fn vcd_diff(c: &mut Criterion) {
-    let model = random_model(&RandomSpec::new(
-        Shape {
-            hidden: 64,
-            input: 1,
-            output: 10,
-        },
-        4,
-        1,
-    ));
+    let model = random_model(&RandomSpec::new(Shape::new(64, 1, 10), 4, 1));
     let seqs = random_sequences(&model, 1, 20_000, 2);
     let traces = Golden::new(&model).unwrap().run_batch(&seqs, 1);
     let mut vcd = Vec::new();

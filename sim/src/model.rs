@@ -103,6 +103,17 @@ pub struct Shape {
     pub output: usize,
 }
 
+impl Shape {
+    /// n hidden units, m inputs, d outputs.
+    pub const fn new(hidden: usize, input: usize, output: usize) -> Shape {
+        Shape {
+            hidden,
+            input,
+            output,
+        }
+    }
+}
+
 /// The bit widths of every integer quantity (spec section 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -185,11 +185,7 @@ fn uniform_codes(rows: usize, cols: usize, bits: Bits, rng: &mut ChaCha8Rng) -> 
 /// Draw a random valid model; its accumulators are declared exactly as wide as required.
 pub fn random_model(spec: &RandomSpec) -> QuantizedModel {
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
-    let Shape {
-        hidden: n,
-        input: m,
-        output: d,
-    } = spec.shape;
+    let (n, m, d) = (spec.shape.hidden, spec.shape.input, spec.shape.output);
     let (w, s_w) = match spec.style {
         WeightStyle::Orthogonal => {
             quantize_matrix(&random_orthogonal(n, &mut rng), spec.weight_bits)

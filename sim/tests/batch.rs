@@ -2,44 +2,16 @@
 //! reference in `reference.rs`): every comparison is batched vs scalar, never batched vs
 //! itself, and a single differing bit fails.
 
+use crate::strategies::random_spec;
 use proptest::prelude::*;
 use qornn_sim::random::{random_model, random_sequences, RandomSpec, WeightStyle};
 use qornn_sim::{Activation, BatchState, Bits, Golden, QuantizedModel, Sequence, Shape};
 
 fn spec_strategy() -> impl Strategy<Value = RandomSpec> {
-    (
-        (
-            prop_oneof![Just(1usize), Just(2), 1usize..40],
-            1usize..5,
-            1usize..6,
-        ),
-        (2u32..=8, 2u32..=8, 4u32..=16, 2u32..=16),
-        any::<bool>(),
-        any::<bool>(),
+    random_spec(
+        prop_oneof![Just(1usize), Just(2), 1usize..40],
         prop_oneof![Just(1.0), 0.1f64..8.0, 8.0f64..64.0],
-        any::<u64>(),
     )
-        .prop_map(
-            |((n, m, d), (kw, kv, ka, kx), modrelu, uniform, gain, seed)| RandomSpec {
-                shape: Shape {
-                    hidden: n,
-                    input: m,
-                    output: d,
-                },
-                weight_bits: Bits::new(kw),
-                output_weight_bits: Bits::new(kv),
-                activation_bits: Bits::new(ka),
-                input_bits: Bits::new(kx),
-                modrelu,
-                style: if uniform {
-                    WeightStyle::Uniform
-                } else {
-                    WeightStyle::Orthogonal
-                },
-                gain,
-                seed,
-            },
-        )
 }
 
 /// Sequences of the given lengths; every fourth code is forced to the most negative or most
@@ -163,15 +135,7 @@ proptest! {
 #[test]
 fn classifier_shape_equals_scalar() {
     for (modrelu, gain) in [(false, 1.0), (true, 1.0), (false, 16.0), (true, 16.0)] {
-        let mut spec = RandomSpec::new(
-            Shape {
-                hidden: 128,
-                input: 1,
-                output: 10,
-            },
-            4,
-            11,
-        );
+        let mut spec = RandomSpec::new(Shape::new(128, 1, 10), 4, 11);
         spec.modrelu = modrelu;
         spec.gain = gain;
         let model = random_model(&spec);
@@ -188,15 +152,7 @@ fn classifier_shape_equals_scalar() {
 #[test]
 fn wide_accumulators_equal_scalar() {
     for (seed, n) in [(1u64, 48usize), (2, 300), (3, 257), (4, 5)] {
-        let mut spec = RandomSpec::new(
-            Shape {
-                hidden: n,
-                input: 3,
-                output: 4,
-            },
-            8,
-            seed,
-        );
+        let mut spec = RandomSpec::new(Shape::new(n, 3, 4), 8, seed);
         spec.activation_bits = Bits::new(16);
         spec.input_bits = Bits::new(16);
         spec.style = WeightStyle::Uniform;
@@ -219,15 +175,7 @@ fn wide_accumulators_equal_scalar() {
 #[test]
 fn extreme_codes_and_shifts_equal_scalar() {
     for shift in [0u32, 1, 7, 12, 40] {
-        let mut spec = RandomSpec::new(
-            Shape {
-                hidden: 9,
-                input: 2,
-                output: 3,
-            },
-            8,
-            u64::from(shift),
-        );
+        let mut spec = RandomSpec::new(Shape::new(9, 2, 3), 8, u64::from(shift));
         spec.style = WeightStyle::Uniform;
         spec.modrelu = true;
         spec.activation_bits = Bits::new(16);

@@ -10,5 +10,6 @@ mod malformed;
 mod reference;
 mod spec_examples;
 mod spec_reference;
+mod strategies;
 mod vcd_diff;
 mod width;

@@ -4,6 +4,7 @@
 
 // Index loops on purpose: the reference reads like the spec's sums.
 
+use crate::strategies::random_spec;
 use proptest::prelude::*;
 use qornn_sim::random::{random_model, random_sequences, RandomSpec, WeightStyle};
 use qornn_sim::{Bits, Golden, QuantizedModel, Sequence, Shape};
@@ -16,35 +17,7 @@ fn reference(model: &QuantizedModel, seq: &Sequence) -> (Vec<Vec<i128>>, Vec<Vec
 }
 
 fn spec_strategy() -> impl Strategy<Value = RandomSpec> {
-    (
-        (1usize..24, 1usize..5, 1usize..6),
-        (2u32..=8, 2u32..=8, 4u32..=16, 2u32..=16),
-        any::<bool>(),
-        any::<bool>(),
-        prop_oneof![Just(1.0), 0.1f64..8.0],
-        any::<u64>(),
-    )
-        .prop_map(
-            |((n, m, d), (kw, kv, ka, kx), modrelu, uniform, gain, seed)| RandomSpec {
-                shape: Shape {
-                    hidden: n,
-                    input: m,
-                    output: d,
-                },
-                weight_bits: Bits::new(kw),
-                output_weight_bits: Bits::new(kv),
-                activation_bits: Bits::new(ka),
-                input_bits: Bits::new(kx),
-                modrelu,
-                style: if uniform {
-                    WeightStyle::Uniform
-                } else {
-                    WeightStyle::Orthogonal
-                },
-                gain,
-                seed,
-            },
-        )
+    random_spec(1usize..24, prop_oneof![Just(1.0), 0.1f64..8.0])
 }
 
 proptest! {
@@ -72,15 +45,7 @@ proptest! {
 #[test]
 fn wide_accumulators_equal_reference() {
     for seed in 0..40 {
-        let mut spec = RandomSpec::new(
-            Shape {
-                hidden: 48,
-                input: 3,
-                output: 4,
-            },
-            8,
-            seed,
-        );
+        let mut spec = RandomSpec::new(Shape::new(48, 3, 4), 8, seed);
         spec.activation_bits = Bits::new(16);
         spec.input_bits = Bits::new(16);
         spec.style = WeightStyle::Uniform;

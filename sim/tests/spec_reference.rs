@@ -31,12 +31,44 @@ pub fn round_half_up(p: i128, r: u32) -> i128 {
     }
 }
 
+/// One product of a row sum: W[row][col]·h_{t−1}[col] or U[row][col]·x_t[col].
+#[derive(Debug, Clone, Copy)]
+pub struct Product {
+    /// A U·x product (else W·h).
+    pub input: bool,
+    /// The row i.
+    pub row: usize,
+    /// The column j.
+    pub col: usize,
+    /// The weight code.
+    pub weight: i128,
+    /// The operand code.
+    pub operand: i128,
+}
+
+/// The spec's product: weight times operand.
+pub fn exact(p: Product) -> i128 {
+    p.weight * p.operand
+}
+
 /// Every h_t and y_t of one sequence with the rounding rule `round` (the spec's is
 /// [`round_half_even`]), asserting that no partial sum leaves the declared accumulator width.
 pub fn reference_with(
     model: &QuantizedModel,
     seq: &Sequence,
     round: fn(i128, u32) -> i128,
+) -> (Vec<Vec<i128>>, Vec<Vec<i128>>) {
+    reference_with_products(model, seq, round, &exact)
+}
+
+/// [`reference_with`], with each product of the recurrent row sums computed by `product`: with
+/// [`exact`] it is the spec; with another rule it predicts what a core whose multiplier computes
+/// that rule outputs (a packed lane with a defect, say).
+pub fn reference_with_products(
+    model: &QuantizedModel,
+    seq: &Sequence,
+    round: fn(i128, u32) -> i128,
+    product: &dyn Fn(Product) -> i128,
 ) -> (Vec<Vec<i128>>, Vec<Vec<i128>>) {
     let n = model.shape.hidden;
     let acc_max = 1i128 << (model.bits.accumulator.get() - 1);
@@ -52,7 +84,13 @@ pub fn reference_with(
         for i in 0..n {
             let mut wh = 0i128;
             for j in 0..n {
-                wh += model.w[i][j] as i128 * h[j];
+                wh += product(Product {
+                    input: false,
+                    row: i,
+                    col: j,
+                    weight: model.w[i][j] as i128,
+                    operand: h[j],
+                });
                 assert!(
                     fits(wh << model.alignment.w_shift, acc_max),
                     "W·h partial sum overflows"
@@ -60,7 +98,13 @@ pub fn reference_with(
             }
             let mut ux = 0i128;
             for (j, &xj) in x.iter().enumerate() {
-                ux += model.u[i][j] as i128 * xj as i128;
+                ux += product(Product {
+                    input: true,
+                    row: i,
+                    col: j,
+                    weight: model.u[i][j] as i128,
+                    operand: xj as i128,
+                });
                 assert!(
                     fits(ux << model.alignment.u_shift, acc_max),
                     "U·x partial sum overflows"

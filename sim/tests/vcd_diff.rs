@@ -11,15 +11,7 @@ use std::io::Write;
 use std::path::Path;
 
 fn model(seed: u64) -> QuantizedModel {
-    random_model(&RandomSpec::new(
-        Shape {
-            hidden: 12,
-            input: 2,
-            output: 3,
-        },
-        4,
-        seed,
-    ))
+    random_model(&RandomSpec::new(Shape::new(12, 2, 3), 4, seed))
 }
 
 fn golden_vcd(model: &QuantizedModel, seqs: &[Sequence]) -> (Vec<u8>, Vec<Trace>) {

@@ -8,11 +8,7 @@ use qornn_sim::{Activation, Bits, ModelError, QuantizedModel, Shape};
 
 fn spec(n: usize, m: usize, kw: u32, ka: u32, kx: u32, modrelu: bool, seed: u64) -> RandomSpec {
     RandomSpec {
-        shape: Shape {
-            hidden: n,
-            input: m,
-            output: 3,
-        },
+        shape: Shape::new(n, m, 3),
         weight_bits: Bits::new(kw),
         output_weight_bits: Bits::new(kw),
         activation_bits: Bits::new(ka),

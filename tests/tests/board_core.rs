@@ -19,15 +19,7 @@ fn the_board_top_answers_with_the_golden_outputs() {
     for (n, m, d, kx, lanes, modrelu, seed) in
         [(8, 1, 2, 8, 3, false, 1u64), (6, 2, 3, 12, 2, true, 2)]
     {
-        let mut spec = RandomSpec::new(
-            Shape {
-                hidden: n,
-                input: m,
-                output: d,
-            },
-            4,
-            seed,
-        );
+        let mut spec = RandomSpec::new(Shape::new(n, m, d), 4, seed);
         spec.input_bits = Bits::new(kx);
         spec.modrelu = modrelu;
         let model = random_model(&spec);

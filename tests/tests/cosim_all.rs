@@ -20,7 +20,12 @@ fn assert_same(sim: &str, want: &[Trace], got: &[Trace]) {
 }
 
 /// Every simulator on `seqs`; Icarus (slow) on the first `icarus_steps` steps of each.
-fn all_agree(model: &QuantizedModel, opts: &CoreOptions, seqs: &[Sequence], icarus_steps: usize) {
+pub(crate) fn all_agree(
+    model: &QuantizedModel,
+    opts: &CoreOptions,
+    seqs: &[Sequence],
+    icarus_steps: usize,
+) {
     let golden = Golden::new(model).unwrap().run_batch(seqs, 2);
     let hdl = harness::run(model, opts, seqs, &Outputs::default()).unwrap();
     assert_same("rust-hdl", &golden, &hdl.traces);
@@ -109,30 +114,14 @@ fn random_models_agree_everywhere() {
         ),
     ];
     for (i, (n, m, d, p, kw, ka, modrelu, style, gain, mul)) in cases.into_iter().enumerate() {
-        let mut spec = RandomSpec::new(
-            Shape {
-                hidden: n,
-                input: m,
-                output: d,
-            },
-            kw,
-            100 + i as u64,
-        );
+        let mut spec = RandomSpec::new(Shape::new(n, m, d), kw, 100 + i as u64);
         spec.activation_bits = Bits::new(ka);
         spec.modrelu = modrelu;
         spec.style = style;
         spec.gain = gain;
         let model = random_model(&spec);
         let seqs = random_sequences(&model, 2, 300, i as u64);
-        all_agree(
-            &model,
-            &CoreOptions {
-                lanes: p,
-                multipliers: mul,
-            },
-            &seqs,
-            60,
-        );
+        all_agree(&model, &CoreOptions::with(p, mul), &seqs, 60);
     }
 }
 #[test]
@@ -161,28 +150,12 @@ fn the_smallest_cores_compile_and_agree_everywhere() {
     .into_iter()
     .enumerate()
     {
-        let mut spec = RandomSpec::new(
-            Shape {
-                hidden: n,
-                input: 2,
-                output: d,
-            },
-            4,
-            300 + i as u64,
-        );
+        let mut spec = RandomSpec::new(Shape::new(n, 2, d), 4, 300 + i as u64);
         spec.modrelu = modrelu;
         spec.style = WeightStyle::Uniform;
         spec.gain = 3.0;
         let model = random_model(&spec);
         let seqs = random_sequences(&model, 2, 40, i as u64);
-        all_agree(
-            &model,
-            &CoreOptions {
-                lanes: p,
-                multipliers: mul,
-            },
-            &seqs,
-            40,
-        );
+        all_agree(&model, &CoreOptions::with(p, mul), &seqs, 40);
     }
 }

@@ -33,15 +33,7 @@ fn first_step(a: &[Trace], b: &[Trace]) -> Option<u64> {
 }
 
 fn setup() -> (QuantizedModel, CoreOptions, Vec<Sequence>) {
-    let mut spec = RandomSpec::new(
-        Shape {
-            hidden: 12,
-            input: 2,
-            output: 3,
-        },
-        4,
-        21,
-    );
+    let mut spec = RandomSpec::new(Shape::new(12, 2, 3), 4, 21);
     spec.gain = 1.5;
     let model = random_model(&spec);
     let seqs = random_sequences(&model, 2, 30, 22);

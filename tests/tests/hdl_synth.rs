@@ -22,15 +22,7 @@ fn dsp_and_block_ram_inference_on_ice40_and_ecp5() {
     let Some(yosys) = require_tool("yosys") else {
         return;
     };
-    let model = random_model(&RandomSpec::new(
-        Shape {
-            hidden: 24,
-            input: 2,
-            output: 3,
-        },
-        4,
-        1,
-    ));
+    let model = random_model(&RandomSpec::new(Shape::new(24, 2, 3), 4, 1));
     let dir = tempfile::tempdir().unwrap();
     for mul in [
         Multipliers::Dsp,

@@ -23,15 +23,7 @@ fn model(
     modrelu: bool,
     seed: u64,
 ) -> QuantizedModel {
-    let mut s = RandomSpec::new(
-        Shape {
-            hidden: n,
-            input: m,
-            output: d,
-        },
-        kw,
-        seed,
-    );
+    let mut s = RandomSpec::new(Shape::new(n, m, d), kw, seed);
     s.activation_bits = Bits::new(ka);
     s.modrelu = modrelu;
     s.style = WeightStyle::Uniform;

@@ -8,6 +8,7 @@ mod board_core;
 mod board_uart;
 mod cosim_all;
 mod cosim_harness;
+mod cosim_packed;
 mod cosim_vcd;
 mod flow;
 mod hdl_synth;

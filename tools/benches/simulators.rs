@@ -13,15 +13,7 @@ use qornn_sim::Shape;
 use qornn_tools::cosim::{core_dut, run_iverilog, run_verilator, timed};
 
 fn main() {
-    let model = random_model(&RandomSpec::new(
-        Shape {
-            hidden: 64,
-            input: 1,
-            output: 10,
-        },
-        4,
-        1,
-    ));
+    let model = random_model(&RandomSpec::new(Shape::new(64, 1, 10), 4, 1));
     let opts = CoreOptions::new(8);
     let seqs = random_sequences(&model, 1, 2000, 2);
     let dir = tempfile::tempdir().expect("a temporary folder");

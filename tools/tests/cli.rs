@@ -19,6 +19,22 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// Whether the tools are here; without them the test is skipped (unless required).
+pub(crate) fn have(tools: &[&str]) -> bool {
+    if let Some(t) = tools
+        .iter()
+        .find(|t| qornn_tools::external::find(t).is_err())
+    {
+        assert!(
+            std::env::var("QORNN_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "{t} is required (QORNN_REQUIRE_TOOLS=1) but not installed"
+        );
+        eprintln!("SKIPPED: {t} is not installed");
+        return false;
+    }
+    true
+}
+
 #[test]
 fn random_model_check_input_golden_round_trip() {
     let dir = tempfile::tempdir().unwrap();
@@ -105,16 +121,7 @@ fn random_model_check_input_golden_round_trip() {
 /// must still be found and run.
 #[test]
 fn cosim_runs_verilator_from_relative_folders() {
-    let tools = ["verilator", "iverilog", "vvp"];
-    if let Some(t) = tools
-        .iter()
-        .find(|t| qornn_tools::external::find(t).is_err())
-    {
-        assert!(
-            std::env::var("QORNN_REQUIRE_TOOLS").as_deref() != Ok("1"),
-            "{t} is required (QORNN_REQUIRE_TOOLS=1) but not installed"
-        );
-        eprintln!("SKIPPED: {t} is not installed");
+    if !have(&["verilator", "iverilog", "vvp"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -37,7 +37,7 @@ pub struct CosimArgs {
     /// P, the number of MAC lanes.
     #[arg(long, default_value_t = 8)]
     lanes: usize,
-    /// Multipliers: dsp or lut.
+    /// Multipliers: dsp, packed (two rows per DSP), lut or mixed:N.
     #[arg(long, default_value = "dsp")]
     multipliers: Multipliers,
     /// Working folder (testbenches, outputs, VCDs).

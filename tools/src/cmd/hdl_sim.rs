@@ -31,7 +31,8 @@ pub struct HdlSimArgs {
     /// P, the number of MAC lanes (1 ..= n).
     #[arg(long, default_value_t = 8)]
     lanes: usize,
-    /// Multipliers: dsp or lut (the simulated arithmetic is the same; the Verilog differs).
+    /// Multipliers: dsp, packed, lut or mixed:N (the arithmetic is the same; the schedule of
+    /// packed lanes and the Verilog differ).
     #[arg(long, default_value = "dsp")]
     multipliers: Multipliers,
     /// Write the core's trace as VCD with the documented names (docs/traces.md), for

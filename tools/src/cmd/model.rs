@@ -92,11 +92,7 @@ pub fn run(cmd: ModelCommand) -> Result<ExitCode> {
 
 fn random(a: RandomArgs) -> Result<ExitCode> {
     let spec = RandomSpec {
-        shape: Shape {
-            hidden: a.hidden,
-            input: a.input,
-            output: a.output,
-        },
+        shape: Shape::new(a.hidden, a.input, a.output),
         weight_bits: Bits::new(a.weight_bits),
         output_weight_bits: Bits::new(a.output_weight_bits.unwrap_or(a.weight_bits)),
         activation_bits: Bits::new(a.activation_bits),

@@ -29,7 +29,7 @@ pub struct SynthArgs {
     /// P, the number of MAC lanes (with --model).
     #[arg(long, default_value_t = 8)]
     lanes: usize,
-    /// Multipliers (with --model): dsp or lut.
+    /// Multipliers (with --model): dsp, packed (two rows per DSP), lut or mixed:N.
     #[arg(long, default_value = "dsp")]
     multipliers: Multipliers,
     /// A board: its pins, clock and FPGA (with --model).
@@ -122,6 +122,9 @@ pub fn run(a: SynthArgs) -> Result<ExitCode> {
             };
             let design = board_design(&model, &opts, board, top.as_str(), link)?;
             let (text, cfg) = (design.verilog, design.cfg);
+            if let Some(why) = cfg.packing_refused() {
+                eprintln!("note: one row per DSP instead of two (--multipliers packed): {why}");
+            }
             let file = a.out.join("top.v");
             qornn_sim::atomic::write(&file, text.as_bytes())?;
             let facts = CoreFacts::of(&cfg, &model);

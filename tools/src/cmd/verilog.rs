@@ -28,7 +28,8 @@ pub struct VerilogArgs {
     /// The top module's name.
     #[arg(long, default_value = verilog::DEFAULT_TOP)]
     top: qornn_hdl::name::ModuleName,
-    /// Multipliers: dsp (16×16 signed, maps to SB_MAC16 / MULT18X18D) or lut (shift-and-add).
+    /// Multipliers: dsp (16×16 signed, maps to SB_MAC16 / MULT18X18D), packed (two W/U rows
+    /// per DSP, where 2·k_w + k_d ≤ 16), lut (shift-and-add) or mixed:N (N DSP lanes).
     #[arg(long, default_value = "dsp")]
     multipliers: Multipliers,
     /// The Verilog file to write.
@@ -44,6 +45,9 @@ pub fn run(a: VerilogArgs) -> Result<ExitCode> {
         multipliers: a.multipliers,
     };
     let cfg = CoreConfig::new(&model, &opts)?;
+    if let Some(why) = cfg.packing_refused() {
+        eprintln!("note: one row per DSP instead of two (--multipliers packed): {why}");
+    }
     let text = verilog::emit(&model, &opts, a.top.as_str())?;
     qornn_sim::atomic::write(&a.output, text.as_bytes())
         .with_context(|| format!("writing {}", a.output.display()))?;

@@ -52,6 +52,9 @@ pub struct CoreFacts {
     pub weight_memory_bits: u64,
     /// Processing lanes.
     pub lanes: usize,
+    /// MACs the lanes do per cycle in the recurrent phase: P, or 2P with packed lanes.
+    #[serde(default)]
+    pub macs_per_cycle: usize,
 }
 
 /// Throughput at the achieved Fmax.
@@ -72,7 +75,15 @@ impl CoreFacts {
             macs_per_step: (cfg.hidden * (cfg.hidden + cfg.input) + cfg.output * cfg.hidden) as u64,
             weight_memory_bits: model.memory_bits(),
             lanes: cfg.lanes,
+            macs_per_cycle: cfg.macs_per_cycle(),
         }
+    }
+
+    /// The share of the lanes' peak (`macs_per_cycle` × Fmax) that the step's MACs use: below
+    /// 1 by the output phase's single rows, the partial last blocks and the pipeline's fill.
+    pub fn lane_utilisation(&self) -> f64 {
+        self.macs_per_step as f64
+            / (self.macs_per_cycle.max(1) as u64 * self.cycles_per_step.max(1)) as f64
     }
 
     /// Steps/s and MAC/s at `fmax_mhz`.
@@ -130,11 +141,14 @@ impl SynthReport {
         if let (Some(core), Some(f)) = (core, self.fmax()) {
             let tp = core.at(f);
             md += &format!(
-                "- {} lanes, {} cycles per step: **{} steps/s**, {:.2} GMAC/s at Fmax\n- weight memory: {} bits\n",
+                "- {} lanes ({} MACs per cycle), {} cycles per step: **{} steps/s**, {:.2} GMAC/s at Fmax ({:.0} % of the lanes' peak {:.2} GMAC/s)\n- weight memory: {} bits\n",
                 core.lanes,
+                core.macs_per_cycle,
                 core.cycles_per_step,
                 grouped(tp.steps_per_second as u64),
                 tp.macs_per_second / 1e9,
+                100.0 * core.lane_utilisation(),
+                core.macs_per_cycle as f64 * f / 1e3,
                 grouped(core.weight_memory_bits)
             );
         }

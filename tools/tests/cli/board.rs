@@ -4,7 +4,7 @@
 //! model, catch a wrong output at the step an independent golden run predicts, and recover
 //! from a byte lost or corrupted on the line.
 
-use super::{qornn, text};
+use super::{have, qornn, text};
 use qornn_sim::{Golden, QuantizedModel};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -75,18 +75,6 @@ fn run_on(board: &SimBoard, d: &Path, model: &str, extra: &[&str]) -> Output {
     qornn(&args, d)
 }
 
-fn verilator_missing() -> bool {
-    if qornn_tools::external::find("verilator").is_ok() {
-        return false;
-    }
-    assert!(
-        std::env::var("QORNN_REQUIRE_TOOLS").as_deref() != Ok("1"),
-        "verilator is required (QORNN_REQUIRE_TOOLS=1) but not installed"
-    );
-    eprintln!("SKIPPED: verilator is not installed");
-    true
-}
-
 fn setup(d: &Path) {
     for args in [
         &[
@@ -130,7 +118,7 @@ fn first_difference(d: &Path) -> usize {
 
 #[test]
 fn a_simulated_board_runs_sequences_through_a_pseudo_terminal() {
-    if verilator_missing() {
+    if !have(&["verilator"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -182,7 +170,7 @@ fn a_simulated_board_runs_sequences_through_a_pseudo_terminal() {
 
 #[test]
 fn a_byte_lost_or_corrupted_on_the_line_is_detected_and_the_run_recovers() {
-    if verilator_missing() {
+    if !have(&["verilator"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

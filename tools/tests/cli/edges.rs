@@ -125,30 +125,45 @@ fn training_settings_are_refused_before_any_training() {
 fn hardware_options_at_their_edges() {
     let dir = fixtures();
     let d = dir.path();
-    refuses(
-        d,
-        &["verilog", "--model", "m.json", "--lanes", "0", "-o", "c.v"],
-        "lane",
-    );
-    refuses(
-        d,
-        &["verilog", "--model", "m.json", "--lanes", "9", "-o", "c.v"],
-        "lanes",
-    );
-    refuses(
-        d,
-        &[
-            "verilog", "--model", "m.json", "--lanes", "1", "--top", "module", "-o", "c.v",
-        ],
-        "keyword",
-    );
-    refuses(
-        d,
-        &[
-            "verilog", "--model", "m.json", "--lanes", "1", "--top", "a;b", "-o", "c.v",
-        ],
-        "identifier",
-    );
+    // one command line a row, split at spaces (no argument here holds one but the
+    // synthesis top, which is a row of its own)
+    for (line, says) in [
+        ("verilog --model m.json --lanes 0 -o c.v", "lane"),
+        ("verilog --model m.json --lanes 9 -o c.v", "lanes"),
+        (
+            "verilog --model m.json --lanes 1 --top module -o c.v",
+            "keyword",
+        ),
+        (
+            "verilog --model m.json --lanes 1 --top a;b -o c.v",
+            "identifier",
+        ),
+        ("synth --model m.json --freq NaN --out s", "MHz"),
+        ("synth --model m.json --target xc7 --out s", "xc7"),
+        (
+            "hdl-sim --model m.json --input empty.json --lanes 1",
+            "no steps",
+        ),
+        (
+            "cosim --model m.json --input in.json --sim golden",
+            "nothing to compare",
+        ),
+        (
+            "cosim --model m.json --input in.json --sim rust-hdl,rust-hdl",
+            "twice",
+        ),
+        (
+            "cosim --model m.json --input empty.json --sim rust-hdl",
+            "no steps",
+        ),
+        (
+            "cosim --model m.json --input in.json --sim modelsim",
+            "modelsim",
+        ),
+    ] {
+        let args: Vec<&str> = line.split(' ').collect();
+        refuses(d, &args, says);
+    }
     refuses(
         d,
         &[
@@ -161,71 +176,6 @@ fn hardware_options_at_their_edges() {
             "s",
         ],
         "identifier",
-    );
-    refuses(
-        d,
-        &["synth", "--model", "m.json", "--freq", "NaN", "--out", "s"],
-        "MHz",
-    );
-    refuses(
-        d,
-        &[
-            "synth", "--model", "m.json", "--target", "xc7", "--out", "s",
-        ],
-        "xc7",
-    );
-    refuses(
-        d,
-        &[
-            "hdl-sim",
-            "--model",
-            "m.json",
-            "--input",
-            "empty.json",
-            "--lanes",
-            "1",
-        ],
-        "no steps",
-    );
-    refuses(
-        d,
-        &[
-            "cosim", "--model", "m.json", "--input", "in.json", "--sim", "golden",
-        ],
-        "nothing to compare",
-    );
-    refuses(
-        d,
-        &[
-            "cosim",
-            "--model",
-            "m.json",
-            "--input",
-            "in.json",
-            "--sim",
-            "rust-hdl,rust-hdl",
-        ],
-        "twice",
-    );
-    refuses(
-        d,
-        &[
-            "cosim",
-            "--model",
-            "m.json",
-            "--input",
-            "empty.json",
-            "--sim",
-            "rust-hdl",
-        ],
-        "no steps",
-    );
-    refuses(
-        d,
-        &[
-            "cosim", "--model", "m.json", "--input", "in.json", "--sim", "modelsim",
-        ],
-        "modelsim",
     );
 }
 

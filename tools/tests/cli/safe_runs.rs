@@ -12,7 +12,7 @@ fn qornn_cmd(args: &[&str], dir: &Path) -> Command {
     c
 }
 
-use super::{qornn, text};
+use super::{have, qornn, text};
 
 fn ok(args: &[&str], dir: &Path) -> Output {
     let o = qornn(args, dir);
@@ -28,22 +28,6 @@ fn refused(o: &Output, needle: &str) {
         stderr.contains("error:") && stderr.contains(needle),
         "expected `{needle}` in: {stderr}"
     );
-}
-
-/// Whether the tools are here; without them the test is skipped (unless required).
-fn have(tools: &[&str]) -> bool {
-    if let Some(t) = tools
-        .iter()
-        .find(|t| qornn_tools::external::find(t).is_err())
-    {
-        assert!(
-            std::env::var("QORNN_REQUIRE_TOOLS").as_deref() != Ok("1"),
-            "{t} is required (QORNN_REQUIRE_TOOLS=1) but not installed"
-        );
-        eprintln!("SKIPPED: {t} is not installed");
-        return false;
-    }
-    true
 }
 
 fn script(path: &Path, body: &str) {
@@ -172,30 +156,33 @@ echo bits > "$2""#,
     );
 }
 
-fn fake_synth(d: &Path, writes: u32) -> Output {
+/// `qornn synth` of a one-line design in `d`, with the fake tools of `d/bin` first on PATH.
+fn fake_synth_command(d: &Path) -> Command {
     let path = format!(
         "{}:{}",
         d.join("bin").display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    qornn_cmd(
-        &[
-            "synth",
-            "--verilog",
-            "top.v",
-            "--top",
-            "top",
-            "--target",
-            "ice40-up5k",
-            "--out",
-            "out",
-        ],
-        d,
-    )
-    .env("PATH", path)
-    .env("FAKE_WRITES", writes.to_string())
-    .output()
-    .unwrap()
+    let args = [
+        "synth",
+        "--verilog",
+        "top.v",
+        "--top",
+        "top",
+        "--out",
+        "out",
+    ];
+    let mut c = qornn_cmd(&args, d);
+    c.env("PATH", path);
+    c
+}
+
+fn fake_synth(d: &Path, writes: u32) -> Output {
+    fake_synth_command(d)
+        .args(["--target", "ice40-up5k"])
+        .env("FAKE_WRITES", writes.to_string())
+        .output()
+        .unwrap()
 }
 
 /// `synth --out` into a folder of an earlier run: a tool that exits 0 without writing must
@@ -308,29 +295,12 @@ fn qornn_tool_timeout_limits_the_cli_s_tools() {
     let d = dir.path();
     fake_ice40_tools(&d.join("bin"));
     std::fs::write(d.join("top.v"), "module top; endmodule\n").unwrap();
-    let path = format!(
-        "{}:{}",
-        d.join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let run = |limit: &str| {
-        qornn_cmd(
-            &[
-                "synth",
-                "--verilog",
-                "top.v",
-                "--top",
-                "top",
-                "--out",
-                "out",
-            ],
-            d,
-        )
-        .env("PATH", &path)
-        .env("FAKE_SLEEP", "30")
-        .env("QORNN_TOOL_TIMEOUT", limit)
-        .output()
-        .unwrap()
+        fake_synth_command(d)
+            .env("FAKE_SLEEP", "30")
+            .env("QORNN_TOOL_TIMEOUT", limit)
+            .output()
+            .unwrap()
     };
     let start = Instant::now();
     let o = run("1");

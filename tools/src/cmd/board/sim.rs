@@ -17,7 +17,7 @@ pub struct SimArgs {
     /// P, the number of MAC lanes.
     #[arg(long, default_value_t = 8)]
     lanes: usize,
-    /// Multipliers: dsp or lut.
+    /// Multipliers: dsp, packed (two rows per DSP), lut or mixed:N.
     #[arg(long, default_value = "dsp")]
     multipliers: Multipliers,
     /// Simulate this board's clock and ports (default: 12 MHz, ports CLK/RX/TX).
