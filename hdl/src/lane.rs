@@ -289,19 +289,11 @@ always @(posedge clock) begin
       res_valid <= done;
       res_acc <= done ? acc : {lw}'sd0;
       done <= t_valid & t_last & ({ab}'d{index} < t_active);
-      t_valid <= m_valid;
-      m_valid <= o_valid;
-      o_valid <= out_valid;
-      out_valid <= in_valid;
-      out_first <= in_first;
-      out_last <= in_last;
-      out_kind <= in_kind;
-      out_data <= in_data;
-      out_addr <= in_addr;
-      out_active <= in_active;
+{forward}
    end
 end",
             index = p.index,
+            forward = FORWARD,
             ab1 = ab - 1,
             kd1 = kd - 1,
             kw1 = kw - 1,
@@ -385,19 +377,11 @@ always @(posedge clock) begin
       done_hi <= t_valid & t_last & t_pair & ({ab}'d{hi_index} < t_active);
       if (done_hi) hwait <= {hb}'d{lanes};
       else if (hwait != {hb}'d0) hwait <= hwait - 1'b1;
-      t_valid <= m_valid;
-      m_valid <= o_valid;
-      o_valid <= out_valid;
-      out_valid <= in_valid;
-      out_first <= in_first;
-      out_last <= in_last;
-      out_kind <= in_kind;
-      out_data <= in_data;
-      out_addr <= in_addr;
-      out_active <= in_active;
+{forward}
    end
 end",
             index = p.index,
+            forward = FORWARD,
             hi_index = p.lanes + p.index,
             lanes = p.lanes,
             shift = crate::config::pack_shift(k as u32, kd as u32),
@@ -414,6 +398,18 @@ end",
         )
     }
 }
+
+/// Both lanes' valid pipeline and token register (Verilog, inside the reset's `else`).
+const FORWARD: &str = "      t_valid <= m_valid;
+      m_valid <= o_valid;
+      o_valid <= out_valid;
+      out_valid <= in_valid;
+      out_first <= in_first;
+      out_last <= in_last;
+      out_kind <= in_kind;
+      out_data <= in_data;
+      out_addr <= in_addr;
+      out_active <= in_active;";
 
 /// Verilog that sign-extends the `from`-bit signal `name` to `to` bits.
 pub fn sign_extend(name: &str, from: usize, to: usize) -> String {
