@@ -106,27 +106,31 @@ impl TrainSection {
     /// The training configuration these settings describe (any method, the float-only LSTM
     /// included: the accuracy grid trains it; the flow refuses it).
     pub fn config(&self) -> Result<TrainConfig, FlowError> {
-        let t = self;
         let bad = |m: String| FlowError::Config(m);
-        let task = t
+        let task = self
             .task
-            .spec(t.delay, t.length, t.data.as_deref(), t.text.as_deref())
+            .spec(
+                self.delay,
+                self.length,
+                self.data.as_deref(),
+                self.text.as_deref(),
+            )
             .map_err(|e| bad(format!("train.task: {e}")))?;
-        let mut c = TrainConfig::new(task, t.method, t.hidden);
-        c.activation = t.activation;
-        c.optimizer = t.optimizer;
-        c.init = t.init;
-        c.ortho_lr_factor = t.ortho_lr_factor;
-        c.clip = t.clip;
-        c.bits = t.bits;
-        c.output_bits = t.output_bits;
-        c.schedule.lr = t.lr;
-        c.batch = t.batch;
-        c.steps = t.steps;
-        c.eval_every = t.eval_every.max(1);
-        c.test_limit = t.test_limit;
-        c.seed = t.seed;
-        c.threads = t.threads.max(1);
+        let mut c = TrainConfig::new(task, self.method, self.hidden);
+        c.activation = self.activation;
+        c.optimizer = self.optimizer;
+        c.init = self.init;
+        c.ortho_lr_factor = self.ortho_lr_factor;
+        c.clip = self.clip;
+        c.bits = self.bits;
+        c.output_bits = self.output_bits;
+        c.schedule.lr = self.lr;
+        c.batch = self.batch;
+        c.steps = self.steps;
+        c.eval_every = self.eval_every.max(1);
+        c.test_limit = self.test_limit;
+        c.seed = self.seed;
+        c.threads = self.threads.max(1);
         c.check().map_err(|e| bad(e.to_string()))?;
         Ok(c)
     }
