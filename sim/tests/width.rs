@@ -59,10 +59,19 @@ proptest! {
         let granted = model.bits.accumulator;
         let mut needed = Bits::new(1);
         for i in 0..n {
-            for maximise in [false, true] {
-                let acc = extreme_acc(&model, i, maximise);
+            let lo = extreme_acc(&model, i, false);
+            let hi = extreme_acc(&model, i, true);
+            for acc in [lo, hi] {
                 prop_assert!(fits(acc, granted), "row {} reaches {} beyond {}", i, acc, granted);
                 needed = needed.max(Bits::to_hold(acc.min(0), acc.max(0)));
+            }
+            // modReLU also forms |acc| + β in the accumulator, and β itself is an
+            // accumulator-width parameter: a large β needs its bits even when acc is small.
+            if let Some(beta) = model.modrelu_bias() {
+                let b = beta[i] as i128;
+                let m = lo.abs().max(hi.abs()) + b.max(0);
+                prop_assert!(fits(m, granted), "row {} |acc|+β reaches {} beyond {}", i, m, granted);
+                needed = needed.max(Bits::to_hold(b.min(0), b.max(0))).max(Bits::to_hold(0, m));
             }
         }
         // Tightness: the bound is within one bit of what adversarial inputs actually reach
