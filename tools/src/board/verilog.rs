@@ -74,7 +74,9 @@ module {top} (input {clk}, input {rx}, output {tx});
   wire reset = !por[4];
   always @(posedge {clk}) if (!por[4]) por <= por + 1;
   reg [2:0] soft_reset = 0;
-  wire core_reset = reset || soft_reset != 0;
+  // Registered: the core's reset reaches every flop of the core, so it starts at one.
+  reg core_reset = 1;
+  always @(posedge {clk}) core_reset <= reset || soft_reset != 0;
   reg soft_quiet = 1;          // soft_reset == 0, registered (cleared with the abort itself)
 
   wire rx_valid; wire [7:0] rx_data;
@@ -99,6 +101,8 @@ module {top} (input {clk}, input {rx}, output {tx});
   // The byte again in a fabric register: the parser decodes it away from the RAM's output.
   reg [7:0] pb_data = 0;
   reg pb_valid = 0;
+  // ... and decoded there too, so that the parser's branches start from single flags.
+  reg pb_step = 0, pb_s = 0, pb_frame = 0, pb_l = 0, pb_id = 0, pb_timer = 0, pb_nz = 0;
 
   // Parser: a command, then (frames) the step count, the steps and the checksum.
   localparam P_CMD = 2'd0, P_LEN = 2'd1, P_PAY = 2'd2, P_CHK = 2'd3;
@@ -109,6 +113,11 @@ module {top} (input {clk}, input {rx}, output {tx});
   reg [31:0] frame_len = 0;    // steps in the frame
   reg [31:0] steps_left = 0;   // steps still to assemble
   reg steps_one = 0;           // steps_left == 1, registered (no wide compare on the path)
+  // steps_left − 1, registered: no carry chain in front of steps_left (it changes at most
+  // once a byte, so the difference is always ready when it is used).
+  reg [31:0] steps_dec = 0;
+  reg len_nz = 0;              // a length byte so far was not zero
+  reg frame_empty = 0;         // the frame's length is zero
   // Which byte of a step comes next, one-hot (no counter to compare): bit k for byte k.
   reg [{x_last}:0] byte_mark = 1;
   wire byte_last = byte_mark[{x_last}];
@@ -154,6 +163,14 @@ module {top} (input {clk}, input {rx}, output {tx});
   reg y_full = 0, y_final = 0; // a y_t to send; it is the frame's last
   reg [31:0] y_left = 0;       // outputs still to come in this frame
   reg y_one = 0;               // y_left == 1, registered
+  reg [31:0] y_dec = 0;        // y_left − 1, registered (like steps_dec)
+  // y_buf loads and shifts on registered strobes, in a block of its own, so its wide enable is
+  // one flop away. The core holds y_data through the handshake cycle, when keep_d loads it.
+  reg keep_d = 0, final_d = 0, y_shift_d = 0;
+  always @(posedge {clk}) begin
+    if (keep_d) y_buf <= y_wide;
+    else if (y_shift_d) y_buf <= y_buf >> 8;
+  end
   reg chk_done = 0, chk_ok = 0, chk_empty = 0, status_due = 0, final_sent = 0;
   reg [7:0] status_code = 0;
   reg abort_due = 0;
@@ -167,6 +184,10 @@ module {top} (input {clk}, input {rx}, output {tx});
   // Silence counts down from its limit; `abort_now` is set when it runs out.
   reg [{idle_w}:0] idle = {idle};
   reg abort_now = 0;            // the silence ran out, or a byte met a full FIFO (registered)
+  // The silence condition, a cycle late: a frame is incomplete and nothing is queued.
+  reg silent = 0;
+  always @(posedge {clk})
+    silent <= pstate != P_CMD && fifo_empty && !rd_valid && !pb_valid && !(pstate == P_PAY && have_step) && !rx_valid;
   reg [7:0] abort_why = 0;
 
   // The sender: one answer at a time, byte by byte.
@@ -200,11 +221,22 @@ module {top} (input {clk}, input {rx}, output {tx});
     if (cycles_carry) cycles_hi <= cycles_hi + 1;
     steps_one <= steps_left == 32'd1;
     y_one <= y_left == 32'd1;
+    steps_dec <= steps_left - 1;
+    y_dec <= y_left - 1;
+    keep_d <= 0;
+    y_shift_d <= 0;
     tx_start <= 0;
     y_ready <= 0;
     rd_valid <= fifo_re;
     pb_valid <= rd_valid;
     pb_data <= rd_data;
+    pb_step <= rd_data == {cmd_start} || rd_data == {cmd_next};
+    pb_s <= rd_data == {cmd_start};
+    pb_frame <= rd_data == {cmd_last} || rd_data == {cmd_all};
+    pb_l <= rd_data == {cmd_last};
+    pb_id <= rd_data == {cmd_identify};
+    pb_timer <= rd_data == {cmd_timer};
+    pb_nz <= rd_data != 0;
     if (soft_reset != 0) soft_reset <= soft_reset - 1;
     soft_quiet <= soft_reset == 0 || soft_reset == 1;
     if (fifo_we) wr_ptr <= wr_ptr + 1;
@@ -223,34 +255,38 @@ module {top} (input {clk}, input {rx}, output {tx});
       soft_reset <= 3'd4; soft_quiet <= 0;
       abort_due <= 1; abort_code <= abort_why;
     end else begin
-      // Silence while a frame is incomplete and nothing is queued.
-      if (pstate != P_CMD && fifo_empty && !rd_valid && !pb_valid && !(pstate == P_PAY && have_step) && !rx_valid) begin
+      // Silence counts down; it has run out when the count goes below zero (its top bit), so
+      // no compare of the whole count sits in front of the abort.
+      if (silent) begin
         idle <= idle - 1;
-        if (idle == 1) begin abort_now <= 1; abort_why <= {err_timeout}; end
+        if (idle[{idle_w}]) begin abort_now <= 1; abort_why <= {err_timeout}; end
       end else idle <= {idle};
       if (rx_valid && fifo_full) begin abort_now <= 1; abort_why <= {err_overflow}; end
 
       if (pb_valid) case (pstate)
-        P_CMD: case (pb_data)
-          {cmd_start}, {cmd_next}: begin // S, X: one step, answered by y_t (v1)
+        P_CMD: begin // anything but these commands is ignored
+          if (pb_step) begin // S, X: one step, answered by y_t (v1)
             mode <= M_STEP; pstate <= P_PAY; steps_left <= 1;
-            start_next <= pb_data == {cmd_start}; y_left <= 1;
+            start_next <= pb_s; y_left <= 1;
           end
-          {cmd_last}, {cmd_all}: begin // L, A: a frame
-            mode <= pb_data == {cmd_last} ? M_LAST : M_ALL; pstate <= P_LEN; len_idx <= 0; sum <= 0;
+          if (pb_frame) begin // L, A: a frame
+            mode <= pb_l ? M_LAST : M_ALL; pstate <= P_LEN; len_idx <= 0; sum <= 0;
             start_next <= 1; chk_done <= 0;
           end
-          {cmd_identify}: id_due <= 1;                                   // I
-          {cmd_timer}: begin timer_due <= 1; timer_shift <= cycles; end // T
-          default: ;                                            // anything else is ignored
-        endcase
+          if (pb_id) id_due <= 1;                                        // I
+          if (pb_timer) begin timer_due <= 1; timer_shift <= cycles; end // T
+        end
         P_LEN: begin
           frame_len <= {{pb_data, frame_len[31:8]}};
           steps_left <= {{pb_data, frame_len[31:8]}};
           y_left <= {{pb_data, frame_len[31:8]}};
           sum <= sum + pb_data;
           len_idx <= len_idx + 1;
-          if (len_idx == 2'd3) pstate <= {{pb_data, frame_len[31:8]}} == 0 ? P_CHK : P_PAY;
+          len_nz <= (len_idx != 0 && len_nz) || pb_nz;
+          if (len_idx == 2'd3) begin
+            frame_empty <= !(len_nz || pb_nz);
+            pstate <= (len_nz || pb_nz) ? P_PAY : P_CHK;
+          end
         end
         P_PAY: begin
           {x_shift} // bytes arrive low first: a shift, not a decoder
@@ -258,7 +294,7 @@ module {top} (input {clk}, input {rx}, output {tx});
           if (byte_last) begin
             byte_mark <= 1;
             have_step <= 1; step_start <= start_next; start_next <= 0;
-            steps_left <= steps_left - 1;
+            steps_left <= steps_dec;
             if (steps_one) pstate <= mode == M_STEP ? P_CMD : P_CHK;
           end else byte_mark <= byte_mark << 1;
         end
@@ -266,7 +302,7 @@ module {top} (input {clk}, input {rx}, output {tx});
           pstate <= P_CMD;
           chk_done <= 1;
           chk_ok <= pb_data == sum;
-          chk_empty <= frame_len == 0;
+          chk_empty <= frame_empty;
         end
       endcase
 
@@ -279,11 +315,11 @@ module {top} (input {clk}, input {rx}, output {tx});
       // Take y_t from the core: kept to send, or (last-output frames, not the last step) let go.
       if (y_valid && !y_ready && !y_full) begin
         y_ready <= 1;
-        y_left <= y_left - 1;
-        if (mode != M_LAST || y_one) begin
-          y_buf <= y_wide; y_full <= 1; y_final <= mode != M_STEP && y_one;
-        end
+        y_left <= y_dec;
+        keep_d <= mode != M_LAST || y_one;
+        final_d <= mode != M_STEP && y_one;
       end
+      if (keep_d) begin y_full <= 1; y_final <= final_d; end
 
       // The frame's status follows its last y_t and its checksum, whichever comes later.
       // (An empty frame has no last y_t: its status follows its checksum alone.) The status is
@@ -308,7 +344,7 @@ module {top} (input {clk}, input {rx}, output {tx});
         tx_data <= snd_byte;
         tx_start <= 1;
         snd_idx <= snd_idx + 1;
-        if (snd_kind == K_Y) y_buf <= y_buf >> 8;
+        y_shift_d <= snd_kind == K_Y;
         if (snd_kind == K_TIMER) timer_shift <= timer_shift >> 8;
         snd_left <= snd_left - 1;
         if (snd_left == 1) begin
@@ -325,7 +361,7 @@ endmodule
 "#,
         clear = format!(
             "pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; \
-             final_sent <= 0; chk_done <= 0; status_due <= 0; credits <= 0; credits_nz <= 0; \
+             final_sent <= 0; chk_done <= 0; status_due <= 0; credits <= 0; credits_nz <= 0; keep_d <= 0; \
              snd_kind <= K_NONE; snd_idx <= 0; idle <= {}; abort_now <= 0; \
              rd_valid <= 0; pb_valid <= 0; byte_mark <= 1;",
             link.idle_cycles
