@@ -411,7 +411,9 @@ reg [{act1}:0] pactive;
 // j_end / blk_end: j and blk are at the last position of their block / phase. Registered one
 // clock ahead, so that no counter comparison lies between the counters and their enables.
 reg j_end, blk_end;
-wire rec = (st == REC);
+// One-hot flags beside the state code, kept by the same transitions: `run` (REC or OUT: tokens
+// flow), `rec` (REC) and `idle` (IDLE), so that the counters' enables start from single flops.
+reg run, rec, idle;
 wire [{act1}:0] last_active = rec ? {actw}'d{h_last} : {actw}'d{o_last};
 reg [{kx1}:0] x_el;
 always @(*) begin
@@ -423,11 +425,11 @@ initial begin
    st = IDLE; j = 0; blk = 0; addr = 0; fresh = 1'b1; zero = 1'b0; x_reg = 0; cyc = 0;
    bank = 1'b0; wait_cnt = 0;
    pv = 1'b0; pfirst = 1'b0; plast = 1'b0; pkind = 2'd0; pidx = 0; paddr = 0; pactive = 0;
-   j_end = 1'b0; blk_end = 1'b0;
+   j_end = 1'b0; blk_end = 1'b0; run = 1'b0; rec = 1'b0; idle = 1'b1;
    y_valid = 1'b0; y_data = 0; step_cycles = 32'd0;
 end
 always @(*) begin
-   x_ready = (st == IDLE) & ~y_valid;
+   x_ready = idle & ~y_valid;
    h_raddr = j[{hb1}:0];
    h_rbank = (st == OUT) ? ~bank : bank;
    h_wbank = ~bank;
@@ -446,21 +448,21 @@ always @(posedge clock) if (rq_valid) y_data <= {y_shift};
 always @(posedge clock) begin
    if (reset) begin
       st <= IDLE; fresh <= 1'b1; pv <= 1'b0; cyc <= 32'd0; y_valid <= 1'b0; bank <= 1'b0;
+      run <= 1'b0; rec <= 1'b0; idle <= 1'b1;
    end else begin
-      if (st != IDLE) cyc <= cyc + 32'd1;
+      if (!idle) cyc <= cyc + 32'd1;
       if (y_valid & y_ready) y_valid <= 1'b0;
-      case (st)
-         IDLE: begin
+      if (idle) begin
             pv <= 1'b0;
             if (x_valid & ~y_valid) begin
                x_reg <= x_data;
                zero <= x_start | fresh;
                fresh <= 1'b0;
                st <= REC; j <= 0; blk <= 0; addr <= 0; cyc <= 32'd1;
+               run <= 1'b1; rec <= 1'b1; idle <= 1'b0;
                j_end <= {rec_j_end0}; blk_end <= {rec_blk_end0};
             end
-         end
-         REC, OUT: begin
+      end else if (run) begin
             pv <= 1'b1;
             pfirst <= (j == 0);
             plast <= j_end;
@@ -476,6 +478,8 @@ always @(posedge clock) begin
                   // The next phase is the output phase (after REC) or none (after OUT).
                   j_end <= {out_j_end0}; blk_end <= {out_blk_end0};
                   st <= rec ? {after_rec} : OUT_WAIT;
+                  rec <= 1'b0;
+                  run <= {run_after};
 {load_wait}
                end else begin
                   blk <= blk + 1'b1;
@@ -486,22 +490,19 @@ always @(posedge clock) begin
                j <= j + 1'b1;
                j_end <= rec ? {rec_j_next} : {out_j_next};
             end
-         end
-         REC_WAIT: begin
+      end else if (st == REC_WAIT) begin
             pv <= 1'b0;
-            if (wait_cnt == {wbw}'d1) st <= OUT;
+            if (wait_cnt == {wbw}'d1) begin st <= OUT; run <= 1'b1; end
             wait_cnt <= wait_cnt - 1'b1;
-         end
-         default: begin
+      end else begin // OUT_WAIT
             pv <= 1'b0;
             if (rq_valid & rq_last) begin
-               st <= IDLE;
+               st <= IDLE; idle <= 1'b1;
                bank <= ~bank;
                y_valid <= 1'b1;
                step_cycles <= cyc;
             end
-         end
-      endcase
+      end
    end
 end",
             xw1 = c.m * c.kx - 1,
@@ -550,6 +551,8 @@ end",
             }
             .verilog_name(),
             phases = Phase::localparams(),
+            // REC goes straight to OUT (tokens keep flowing) unless it waits; OUT ends the run.
+            run_after = if c.gap == 0 { "rec" } else { "1'b0" },
             load_wait = if c.gap == 0 {
                 String::new()
             } else {

@@ -23,8 +23,9 @@ module qornn_uart_rx #(parameter CLKS_PER_BIT = 104) (
     end else if (!busy) begin
       // The start edge is seen two cycles late (the synchroniser): the first sample is due
       // one and a half bits after it.
-      if (sync[1] == 1'b0) begin busy <= 1; bits <= 0; count <= CLKS_PER_BIT + CLKS_PER_BIT / 2 - 1; end
-    end else if (count != 0) begin
+      // The count runs down to −1, its sign bit: no compare of the whole count is on the path.
+      if (sync[1] == 1'b0) begin busy <= 1; bits <= 0; count <= CLKS_PER_BIT + CLKS_PER_BIT / 2 - 2; end
+    end else if (!count[CW-1]) begin
       count <= count - 1;
     end else if (bits == 4'd8) begin
       busy <= 0;
@@ -32,7 +33,7 @@ module qornn_uart_rx #(parameter CLKS_PER_BIT = 104) (
     end else begin
       data <= {sync[1], data[7:1]};
       bits <= bits + 4'd1;
-      count <= CLKS_PER_BIT - 1;
+      count <= CLKS_PER_BIT - 2;
     end
   end
 endmodule

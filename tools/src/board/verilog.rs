@@ -116,6 +116,7 @@ module {top} (input {clk}, input {rx}, output {tx});
   // steps_left − 1, registered: no carry chain in front of steps_left (it changes at most
   // once a byte, so the difference is always ready when it is used).
   reg [31:0] steps_dec = 0;
+  reg steps_lo_zero = 0;
   reg len_nz = 0;              // a length byte so far was not zero
   reg frame_empty = 0;         // the frame's length is zero
   // Which byte of a step comes next, one-hot (no counter to compare): bit k for byte k.
@@ -164,6 +165,7 @@ module {top} (input {clk}, input {rx}, output {tx});
   reg [31:0] y_left = 0;       // outputs still to come in this frame
   reg y_one = 0;               // y_left == 1, registered
   reg [31:0] y_dec = 0;        // y_left − 1, registered (like steps_dec)
+  reg y_lo_zero = 0;
   // y_buf loads and shifts on registered strobes, in a block of its own, so its wide enable is
   // one flop away. The core holds y_data through the handshake cycle, when keep_d loads it.
   reg keep_d = 0, final_d = 0, y_shift_d = 0;
@@ -213,7 +215,8 @@ module {top} (input {clk}, input {rx}, output {tx});
     endcase
   end
   wire credit_take = snd_kind == K_NONE && !abort_due && credits_nz;
-  wire credit_give = x_valid && x_ready && mode == M_LAST;
+  // A step taken in a last-output frame, registered: the core's x_ready stays off the adder.
+  reg credit_give = 0;
 
   always @(posedge {clk}) begin
     cycles_lo <= cycles_lo + 1;
@@ -221,8 +224,12 @@ module {top} (input {clk}, input {rx}, output {tx});
     if (cycles_carry) cycles_hi <= cycles_hi + 1;
     steps_one <= steps_left == 32'd1;
     y_one <= y_left == 32'd1;
-    steps_dec <= steps_left - 1;
-    y_dec <= y_left - 1;
+    // Each decrement in two 16-bit halves, the low half's borrow registered: ready two cycles
+    // after its count changes, and a count changes at most every third cycle (one FIFO byte).
+    steps_lo_zero <= steps_left[15:0] == 0;
+    y_lo_zero <= y_left[15:0] == 0;
+    steps_dec <= {{steps_left[31:16] - steps_lo_zero, steps_left[15:0] - 16'd1}};
+    y_dec <= {{y_left[31:16] - y_lo_zero, y_left[15:0] - 16'd1}};
     keep_d <= 0;
     y_shift_d <= 0;
     tx_start <= 0;
@@ -241,6 +248,7 @@ module {top} (input {clk}, input {rx}, output {tx});
     soft_quiet <= soft_reset == 0 || soft_reset == 1;
     if (fifo_we) wr_ptr <= wr_ptr + 1;
     if (fifo_re) rd_ptr <= rd_ptr + 1;
+    credit_give <= x_valid && x_ready && mode == M_LAST;
     credits <= credits + credit_give - credit_take;
     credits_nz <= credits != 0;
     if (reset) begin
@@ -361,7 +369,7 @@ endmodule
 "#,
         clear = format!(
             "pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; \
-             final_sent <= 0; chk_done <= 0; status_due <= 0; credits <= 0; credits_nz <= 0; keep_d <= 0; \
+             final_sent <= 0; chk_done <= 0; status_due <= 0; credits <= 0; credits_nz <= 0; credit_give <= 0; keep_d <= 0; \
              snd_kind <= K_NONE; snd_idx <= 0; idle <= {}; abort_now <= 0; \
              rd_valid <= 0; pb_valid <= 0; byte_mark <= 1;",
             link.idle_cycles
