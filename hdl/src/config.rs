@@ -98,6 +98,32 @@ impl std::str::FromStr for Multipliers {
     }
 }
 
+/// How a DSP lane's multiplier is written: which cell holds its registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DspCell {
+    /// `$signed(a) * $signed(b)` between fabric registers, for yosys to map (SB_MAC16 on
+    /// iCE40, MULT18X18D on ECP5): portable, but on ECP5 yosys leaves the registers in the
+    /// fabric, so every product crosses the routing to the DSP column and back.
+    #[default]
+    Inferred,
+    /// ECP5's MULT18X18D instantiated by hand with its input and output registers enabled
+    /// (`REG_INPUTA/B_CLK`, `REG_OUTPUT_CLK` = CLK0): the same two clocks of latency, timed
+    /// inside the block. Simulators get a behavioural model in the same file (hidden from
+    /// synthesis by `ifndef SYNTHESIS`, so yosys uses its own cell).
+    Mult18x18d,
+}
+
+impl DspCell {
+    /// The cell a device family's DSP lanes should use: the registered MULT18X18D on ECP5.
+    pub fn for_ecp5(ecp5: bool) -> DspCell {
+        if ecp5 {
+            DspCell::Mult18x18d
+        } else {
+            DspCell::Inferred
+        }
+    }
+}
+
 /// What the user chooses about a core; everything else comes from the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoreOptions {
@@ -105,20 +131,29 @@ pub struct CoreOptions {
     pub lanes: usize,
     /// DSP or LUT multipliers.
     pub multipliers: Multipliers,
+    /// How DSP lanes write their multiplier (chosen from the target device).
+    pub dsp: DspCell,
 }
 
 impl CoreOptions {
     /// P lanes with DSP multipliers.
     pub fn new(lanes: usize) -> Self {
-        CoreOptions {
-            lanes,
-            multipliers: Multipliers::Dsp,
-        }
+        Self::with(lanes, Multipliers::Dsp)
     }
 
     /// P lanes with the given multipliers.
     pub fn with(lanes: usize, multipliers: Multipliers) -> Self {
-        CoreOptions { lanes, multipliers }
+        CoreOptions {
+            lanes,
+            multipliers,
+            dsp: DspCell::Inferred,
+        }
+    }
+
+    /// The same core with DSP lanes written for `dsp`.
+    pub fn with_dsp(mut self, dsp: DspCell) -> Self {
+        self.dsp = dsp;
+        self
     }
 }
 
@@ -202,6 +237,8 @@ pub struct CoreConfig {
     pub lanes: usize,
     /// Multiplier style.
     pub multipliers: Multipliers,
+    /// How DSP lanes write their multiplier.
+    pub dsp: DspCell,
     /// k_w (W and U).
     pub weight_bits: u32,
     /// k_v.
@@ -295,6 +332,7 @@ impl CoreConfig {
             output: model.shape.output,
             lanes: opts.lanes,
             multipliers: opts.multipliers,
+            dsp: opts.dsp,
             weight_bits: b.weight.get(),
             output_weight_bits: b.output_weight.get(),
             activation_bits: b.activation.get(),

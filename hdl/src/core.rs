@@ -336,10 +336,7 @@ mod tests {
         let seqs = random_sequences(&model, 2, steps, spec.seed);
         let golden = Golden::new(&model).unwrap();
         for mul in [Multipliers::Dsp, Multipliers::Lut] {
-            let opts = CoreOptions {
-                lanes,
-                multipliers: mul,
-            };
+            let opts = CoreOptions::with(lanes, mul);
             let got = run(&model, &opts, &seqs, &Outputs::default()).unwrap();
             for (s, seq) in seqs.iter().enumerate() {
                 let want = golden.run(seq);

@@ -18,7 +18,8 @@
 //! All arithmetic wraps at the lane's accumulator width, in both descriptions; the model's
 //! width analysis proves that no value of a real row ever wraps.
 
-use crate::config::{CoreConfig, Multipliers};
+use crate::config::{CoreConfig, DspCell, Multipliers};
+use crate::dsp::mult18x18d;
 use crate::port::{sext, to_bits, Port};
 use rust_hdl::prelude::*;
 
@@ -57,6 +58,8 @@ pub struct LaneParams {
     pub lanes: usize,
     /// k_w: the width of each of a packed word's two weights.
     pub pair_bits: usize,
+    /// How a DSP lane writes its multiplier.
+    pub dsp: DspCell,
 }
 
 impl LaneParams {
@@ -75,7 +78,13 @@ impl LaneParams {
             packed: cfg.packed,
             lanes: cfg.lanes,
             pair_bits: cfg.weight_bits as usize,
+            dsp: cfg.dsp,
         }
+    }
+
+    /// This lane multiplies in a hand-instantiated MULT18X18D.
+    fn mult18x18d(&self) -> bool {
+        self.dsp == DspCell::Mult18x18d && self.multipliers.uses_dsp(self.index)
     }
 
     /// Bits of the hold counter of a packed lane (0..=P).
@@ -250,6 +259,13 @@ impl Lane {
             su = p.u_shift
         );
         let ab = p.active_bits;
+        let stage = ProductStage::new(
+            p,
+            prod_bits,
+            &prod_expr,
+            &sign_extend("out_data", kd, 16),
+            &sign_extend("weight", kw, 16),
+        );
         format!(
             "// Lane {index}: token stage (out_*, the ROM answers alongside), operand stage (o_*: the
 // DSP's input registers), product stage (m_*: its output register), term stage (t_*: the
@@ -259,13 +275,13 @@ reg [1:0] o_kind, m_kind;
 reg [{ab1}:0] o_active, m_active, t_active;
 reg signed [{kd1}:0] o_data;
 reg signed [{kw1}:0] o_w;
-reg signed [{pb1}:0] prod;
+{prod_decl}
 reg signed [{lw1}:0] term;
 reg signed [{lw1}:0] acc;
 {dx}wire signed [{lw1}:0] prod_l = prod;
-initial begin
+{prod_inst}initial begin
    o_valid = 0; o_first = 0; o_last = 0; o_kind = 0; o_active = 0; o_data = 0; o_w = 0;
-   m_valid = 0; m_first = 0; m_last = 0; m_kind = 0; m_active = 0; prod = 0;
+   m_valid = 0; m_first = 0; m_last = 0; m_kind = 0; m_active = 0;{prod_init}
    t_valid = 0; t_first = 0; t_last = 0; t_active = 0; term = 0; acc = 0; done = 0;
    out_valid = 0; out_first = 0; out_last = 0; out_kind = 0; out_data = 0; out_addr = 0;
    out_active = 0; res_valid = 0; res_acc = 0;
@@ -275,8 +291,7 @@ always @(posedge clock) begin
    o_first <= out_first; o_last <= out_last; o_kind <= out_kind; o_active <= out_active;
    o_data <= out_data; o_w <= weight;
    m_first <= o_first; m_last <= o_last; m_kind <= o_kind; m_active <= o_active;
-   prod <= {prod_expr};
-   t_first <= m_first; t_last <= m_last; t_active <= m_active;
+{prod_stmt}   t_first <= m_first; t_last <= m_last; t_active <= m_active;
    term <= {kind_shift};
    if (t_valid) acc <= (t_first ? {lw}'sd0 : acc) + term;
 end
@@ -294,10 +309,13 @@ always @(posedge clock) begin
 end",
             index = p.index,
             forward = FORWARD,
+            prod_decl = stage.decl,
+            prod_stmt = stage.stmt,
+            prod_inst = stage.inst,
+            prod_init = stage.init,
             ab1 = ab - 1,
             kd1 = kd - 1,
             kw1 = kw - 1,
-            pb1 = prod_bits - 1,
             lw1 = lw - 1,
         )
     }
@@ -313,6 +331,13 @@ impl Lane {
         let k = p.pair_bits;
         let lw = p.acc_bits;
         let ab = p.active_bits;
+        let stage = ProductStage::new(
+            p,
+            32,
+            &format!("$signed(o_w) * $signed({})", sign_extend("o_data", kd, 16)),
+            "(out_kind == 2'd2) ? a_one : a_pair",
+            &sign_extend("out_data", kd, 16),
+        );
         format!(
             "// Lane {index}, packed: a W/U token carries the weights of two rows, row b·2P+{index} (low)
 // and row b·2P+P+{index} (high), as one 16-bit operand: the high weight above PACK_S bits, the
@@ -327,7 +352,7 @@ reg [1:0] o_kind, m_kind;
 reg [{ab1}:0] o_active, m_active, t_active;
 reg signed [{kd1}:0] o_data, m_data;
 reg signed [15:0] o_w;
-reg signed [31:0] prod;
+{prod_decl}
 reg signed [{lw1}:0] term, term_hi, acc, acc_hi, hold;
 reg [{hb1}:0] hwait;
 wire [{k1}:0] w_lo = weight[{k1}:0];
@@ -340,10 +365,10 @@ wire signed [{lw1}:0] lo_l = lo_raw - (m_data <<< {k1});
 wire signed [{lw1}:0] hi_l = hi_raw + $signed({{1'b0, prod[PACK_S-1]}});
 wire signed [{lw1}:0] prod_l = prod;
 wire hi_fire = (hwait == {hb}'d1);
-initial begin
+{prod_inst}initial begin
    o_valid = 0; o_first = 0; o_last = 0; o_kind = 0; o_active = 0; o_data = 0; o_w = 0;
    m_valid = 0; m_first = 0; m_last = 0; m_pair = 0; m_kind = 0; m_active = 0; m_data = 0;
-   prod = 0; t_valid = 0; t_first = 0; t_last = 0; t_pair = 0; t_active = 0; term = 0;
+  {prod_init} t_valid = 0; t_first = 0; t_last = 0; t_pair = 0; t_active = 0; term = 0;
    term_hi = 0; acc = 0; acc_hi = 0; hold = 0; hwait = 0; done = 0; done_hi = 0;
    out_valid = 0; out_first = 0; out_last = 0; out_kind = 0; out_data = 0; out_addr = 0;
    out_active = 0; res_valid = 0; res_acc = 0;
@@ -354,8 +379,7 @@ always @(posedge clock) begin
    o_data <= out_data; o_w <= (out_kind == 2'd2) ? a_one : a_pair;
    m_first <= o_first; m_last <= o_last; m_kind <= o_kind; m_active <= o_active;
    m_data <= o_data; m_pair <= (o_kind != 2'd2);
-   prod <= $signed(o_w) * $signed({data16});
-   t_first <= m_first; t_last <= m_last; t_active <= m_active; t_pair <= m_pair;
+{prod_stmt}   t_first <= m_first; t_last <= m_last; t_active <= m_active; t_pair <= m_pair;
    term <= (m_kind == 2'd0) ? (lo_l <<< {sw}) : (m_kind == 2'd1) ? (lo_l <<< {su}) : prod_l;
    term_hi <= (m_kind == 2'd0) ? (hi_l <<< {sw}) : (hi_l <<< {su});
    if (t_valid) begin
@@ -383,6 +407,10 @@ end",
             index = p.index,
             forward = FORWARD,
             hi_index = p.lanes + p.index,
+            prod_decl = stage.decl,
+            prod_stmt = stage.stmt,
+            prod_inst = stage.inst,
+            prod_init = stage.init,
             lanes = p.lanes,
             shift = crate::config::pack_shift(k as u32, kd as u32),
             ab1 = ab - 1,
@@ -392,10 +420,45 @@ end",
             lw1 = lw - 1,
             hb = p.wait_bits(),
             hb1 = p.wait_bits() - 1,
-            data16 = sign_extend("o_data", kd, 16),
             sw = p.w_shift,
             su = p.u_shift,
         )
+    }
+}
+
+/// The product register of a lane: `prod <= expr` in the fabric, after operand registers
+/// that yosys may map into the DSP, or a MULT18X18D whose own registers take the operands as
+/// they leave the token stage and hold the product (the same two clocks).
+struct ProductStage {
+    /// The declaration of `prod`.
+    decl: String,
+    /// The clocked statement that computes it (empty when the DSP cell does).
+    stmt: String,
+    /// The DSP cell's instance (empty in the fabric).
+    inst: String,
+    /// `prod`'s initial value (a register only).
+    init: &'static str,
+}
+
+impl ProductStage {
+    /// `prod` of `bits` bits: `expr` of the operand registers, or the cell's product of
+    /// `a_next` and `b_next` (the operands one clock earlier, as they enter those registers).
+    fn new(p: &LaneParams, bits: usize, expr: &str, a_next: &str, b_next: &str) -> Self {
+        if p.mult18x18d() {
+            ProductStage {
+                decl: "wire signed [31:0] prod;".to_string(),
+                stmt: String::new(),
+                inst: mult18x18d("mul", a_next, b_next, "prod"),
+                init: "",
+            }
+        } else {
+            ProductStage {
+                decl: format!("reg signed [{}:0] prod;", bits - 1),
+                stmt: format!("   prod <= {expr};\n"),
+                inst: String::new(),
+                init: " prod = 0;",
+            }
+        }
     }
 }
 
@@ -601,6 +664,7 @@ mod tests {
             packed: false,
             lanes: 2,
             pair_bits: 4,
+            dsp: DspCell::Inferred,
         }
     }
 

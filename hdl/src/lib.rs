@@ -20,6 +20,7 @@
 
 pub mod config;
 pub mod core;
+pub mod dsp;
 pub mod harness;
 pub mod interface;
 pub mod lane;
@@ -31,5 +32,5 @@ pub mod sequencer;
 pub mod state;
 pub mod verilog;
 
-pub use config::{CoreConfig, CoreOptions, HdlError, Multipliers};
+pub use config::{CoreConfig, CoreOptions, DspCell, HdlError, Multipliers};
 pub use core::QornnCore;

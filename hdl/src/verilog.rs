@@ -1,6 +1,6 @@
 //! Verilog emission: one self-contained file, weights baked in, top module name chosen.
 
-use crate::config::{CoreOptions, HdlError};
+use crate::config::{CoreOptions, DspCell, HdlError};
 use crate::core::QornnCore;
 use crate::name::ModuleName;
 use qornn_sim::QuantizedModel;
@@ -60,7 +60,7 @@ pub fn emit_core(core: &QornnCore, top: &str) -> Result<String, HdlError> {
 // Ports: clock, reset, x_valid, x_ready, x_start, x_data[{xw}], y_valid, y_ready,
 //        y_data[{yw}], h_data[{hw}], step_cycles[32]. See docs/core.md.
 {body}
-",
+{models}",
         version = env!("CARGO_PKG_VERSION"),
         n = cfg.hidden,
         m = cfg.input,
@@ -80,6 +80,11 @@ pub fn emit_core(core: &QornnCore, top: &str) -> Result<String, HdlError> {
         xw = cfg.input * cfg.input_bits as usize,
         yw = cfg.output * cfg.output_accumulator_bits as usize,
         hw = cfg.hidden * cfg.activation_bits as usize,
-        body = defines.defines()
+        body = defines.defines(),
+        models = if cfg.dsp == DspCell::Mult18x18d && cfg.multipliers.dsp_lanes(cfg.lanes) > 0 {
+            crate::dsp::MULT18X18D_SIM
+        } else {
+            ""
+        },
     ))
 }

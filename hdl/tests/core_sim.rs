@@ -86,7 +86,7 @@ fn random_models_equal_the_golden_model() {
         let t = golden.run(&seqs[0]);
         let max_h = s.activation_bits.max_code() as i32;
         saturated += (0..t.steps()).any(|k| t.h(k).contains(&max_h)) as usize;
-        let opts = CoreOptions { lanes, multipliers };
+        let opts = CoreOptions::with(lanes, multipliers);
         packed += CoreConfig::new(&model, &opts).is_ok_and(|c| c.packed) as usize;
         compare(&model, &opts, 6, i);
     }

@@ -29,10 +29,7 @@ fn dsp_and_block_ram_inference_on_ice40_and_ecp5() {
         Multipliers::Lut,
         Multipliers::Mixed { dsp_lanes: 3 },
     ] {
-        let opts = CoreOptions {
-            lanes: 4,
-            multipliers: mul,
-        };
+        let opts = CoreOptions::with(4, mul);
         let path = dir.path().join(format!("{}.v", mul.name()));
         // One multiplier per DSP lane, none for the LUT lanes.
         let want_mac = mul.dsp_lanes(opts.lanes);

@@ -79,15 +79,7 @@ fn every_emitted_design_passes_yosys_and_verilator_lint() {
     for (i, (n, m, d, p, kw, ka, modrelu, mul)) in cases.into_iter().enumerate() {
         let model = model(n, m, d, kw, ka, modrelu, i as u64);
         let top = format!("core_{i}");
-        let text = verilog::emit(
-            &model,
-            &CoreOptions {
-                lanes: p,
-                multipliers: mul,
-            },
-            &top,
-        )
-        .unwrap();
+        let text = verilog::emit(&model, &CoreOptions::with(p, mul), &top).unwrap();
         let path = dir.path().join(format!("{top}.v"));
         std::fs::write(&path, text).unwrap();
         lint(&path, &top);
@@ -126,10 +118,7 @@ fn emitted_verilog_equals_the_golden_model_under_icarus() {
     ];
     for (i, (n, m, d, p, kw, ka, modrelu, mul)) in cases.into_iter().enumerate() {
         let model = model(n, m, d, kw, ka, modrelu, 40 + i as u64);
-        let opts = CoreOptions {
-            lanes: p,
-            multipliers: mul,
-        };
+        let opts = CoreOptions::with(p, mul);
         let cfg = CoreConfig::new(&model, &opts).unwrap();
         let text = verilog::emit(&model, &opts, "qornn_core").unwrap();
         let seqs = random_sequences(&model, 2, 5, i as u64);
@@ -158,10 +147,7 @@ fn emitted_verilog_equals_the_golden_model_under_verilator() {
     .enumerate()
     {
         let model = model(n, m, d, kw, ka, modrelu, 80 + i as u64);
-        let opts = CoreOptions {
-            lanes: p,
-            multipliers: mul,
-        };
+        let opts = CoreOptions::with(p, mul);
         let cfg = CoreConfig::new(&model, &opts).unwrap();
         let text = verilog::emit(&model, &opts, "qornn_core").unwrap();
         let seqs = random_sequences(&model, 3, 40, i as u64);

@@ -7,6 +7,7 @@
 mod board_core;
 mod board_uart;
 mod cosim_all;
+mod cosim_dsp;
 mod cosim_harness;
 mod cosim_packed;
 mod cosim_vcd;

@@ -54,10 +54,7 @@ pub struct CosimArgs {
 /// Run `qornn cosim`.
 pub fn run(a: CosimArgs) -> Result<ExitCode> {
     let (model, seqs) = super::load_model_and_inputs(&a.model, &a.input)?;
-    let opts = CoreOptions {
-        lanes: a.lanes,
-        multipliers: a.multipliers,
-    };
+    let opts = CoreOptions::with(a.lanes, a.multipliers);
     let cfg = CoreConfig::new(&model, &opts)?;
     let rows = cosimulate(&model, &opts, &seqs, &a.sim, &a.out, &a.cache, a.vcd)?;
     println!(

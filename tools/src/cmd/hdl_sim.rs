@@ -52,10 +52,7 @@ pub fn run(a: HdlSimArgs) -> Result<ExitCode> {
         seqs.iter().map(|s| s.steps()).sum(),
     )
     .with_context(|| format!("{}", a.input.display()))?;
-    let opts = CoreOptions {
-        lanes: a.lanes,
-        multipliers: a.multipliers,
-    };
+    let opts = CoreOptions::with(a.lanes, a.multipliers);
     let cfg = CoreConfig::new(&model, &opts)?;
     let golden = Golden::new(&model)?;
     let outputs = Outputs {

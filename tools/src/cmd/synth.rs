@@ -108,10 +108,7 @@ pub fn run(a: SynthArgs) -> Result<ExitCode> {
         (Some(path), _) => {
             let model =
                 QuantizedModel::load(path).with_context(|| format!("{}", path.display()))?;
-            let opts = CoreOptions {
-                lanes: a.lanes,
-                multipliers: a.multipliers,
-            };
+            let opts = CoreOptions::with(a.lanes, a.multipliers).with_dsp(target.family().dsp_cell);
             let top = a
                 .top
                 .clone()

@@ -40,10 +40,7 @@ pub struct VerilogArgs {
 /// Run `qornn verilog`.
 pub fn run(a: VerilogArgs) -> Result<ExitCode> {
     let model = QuantizedModel::load(&a.model).with_context(|| format!("{}", a.model.display()))?;
-    let opts = CoreOptions {
-        lanes: a.lanes,
-        multipliers: a.multipliers,
-    };
+    let opts = CoreOptions::with(a.lanes, a.multipliers);
     let cfg = CoreConfig::new(&model, &opts)?;
     if let Some(why) = cfg.packing_refused() {
         eprintln!("note: one row per DSP instead of two (--multipliers packed): {why}");

@@ -295,7 +295,7 @@ impl FlowConfig {
             .multipliers
             .parse::<Multipliers>()
             .map_err(|e| FlowError::Config(format!("hardware.multipliers: {e}")))?;
-        Ok(CoreOptions { lanes, multipliers })
+        Ok(CoreOptions::with(lanes, multipliers))
     }
 
     pub(super) fn targets(&self) -> Result<Vec<Target>, FlowError> {

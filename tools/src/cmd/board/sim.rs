@@ -47,10 +47,7 @@ pub struct SimArgs {
 pub fn run(a: SimArgs) -> Result<std::process::ExitCode> {
     let model = QuantizedModel::load(&a.model).with_context(|| format!("{}", a.model.display()))?;
     let board = a.board;
-    let opts = CoreOptions {
-        lanes: a.lanes,
-        multipliers: a.multipliers,
-    };
+    let opts = CoreOptions::with(a.lanes, a.multipliers);
     let link = LinkOptions {
         baud: a.baud,
         idle_ms: a.idle_ms,
