@@ -98,10 +98,10 @@ module {top} (input {clk}, input {rx}, output {tx});
   always @(posedge {clk}) if (fifo_we) fifo[wr_ptr[{aw1}:0]] <= rx_data;
   reg [7:0] rd_data = 0;
   reg rd_valid = 0;
-  // The byte again in a fabric register: the parser decodes it away from the RAM's output.
-  reg [7:0] pb_data = 0;
-  reg pb_valid = 0;
-  // ... and decoded there too, so that the parser's branches start from single flags.
+  // The byte again in a fabric register (q_*), away from the RAM's slow output, then once more
+  // (pb_*) beside the flags decoded from it, so that the parser's branches start from flops.
+  reg [7:0] q_data = 0, pb_data = 0;
+  reg q_valid = 0, pb_valid = 0;
   reg pb_step = 0, pb_s = 0, pb_frame = 0, pb_l = 0, pb_id = 0, pb_timer = 0, pb_nz = 0;
 
   // Parser: a command, then (frames) the step count, the steps and the checksum.
@@ -127,7 +127,7 @@ module {top} (input {clk}, input {rx}, output {tx});
   reg [{xw}:0] x_shift = 0;    // the step being assembled, low byte first
   reg have_step = 0, step_start = 0;
   wire want_byte = !(pstate == P_PAY && have_step);
-  wire fifo_re = !fifo_empty && !rd_valid && !pb_valid && want_byte && soft_quiet;
+  wire fifo_re = !fifo_empty && !rd_valid && !q_valid && !pb_valid && want_byte && soft_quiet;
   always @(posedge {clk}) if (fifo_re) rd_data <= fifo[rd_ptr[{aw1}:0]];
 
   // The step the core sees: element j in bits [j*{kx} +: {kx}].
@@ -189,7 +189,7 @@ module {top} (input {clk}, input {rx}, output {tx});
   // The silence condition, a cycle late: a frame is incomplete and nothing is queued.
   reg silent = 0;
   always @(posedge {clk})
-    silent <= pstate != P_CMD && fifo_empty && !rd_valid && !pb_valid && !(pstate == P_PAY && have_step) && !rx_valid;
+    silent <= pstate != P_CMD && fifo_empty && !rd_valid && !q_valid && !pb_valid && !(pstate == P_PAY && have_step) && !rx_valid;
   reg [7:0] abort_why = 0;
 
   // The sender: one answer at a time, byte by byte.
@@ -235,15 +235,17 @@ module {top} (input {clk}, input {rx}, output {tx});
     tx_start <= 0;
     y_ready <= 0;
     rd_valid <= fifo_re;
-    pb_valid <= rd_valid;
-    pb_data <= rd_data;
-    pb_step <= rd_data == {cmd_start} || rd_data == {cmd_next};
-    pb_s <= rd_data == {cmd_start};
-    pb_frame <= rd_data == {cmd_last} || rd_data == {cmd_all};
-    pb_l <= rd_data == {cmd_last};
-    pb_id <= rd_data == {cmd_identify};
-    pb_timer <= rd_data == {cmd_timer};
-    pb_nz <= rd_data != 0;
+    q_valid <= rd_valid;
+    q_data <= rd_data;
+    pb_valid <= q_valid;
+    pb_data <= q_data;
+    pb_step <= q_data == {cmd_start} || q_data == {cmd_next};
+    pb_s <= q_data == {cmd_start};
+    pb_frame <= q_data == {cmd_last} || q_data == {cmd_all};
+    pb_l <= q_data == {cmd_last};
+    pb_id <= q_data == {cmd_identify};
+    pb_timer <= q_data == {cmd_timer};
+    pb_nz <= q_data != 0;
     if (soft_reset != 0) soft_reset <= soft_reset - 1;
     soft_quiet <= soft_reset == 0 || soft_reset == 1;
     if (fifo_we) wr_ptr <= wr_ptr + 1;
@@ -371,7 +373,7 @@ endmodule
             "pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; \
              final_sent <= 0; chk_done <= 0; status_due <= 0; credits <= 0; credits_nz <= 0; credit_give <= 0; keep_d <= 0; \
              snd_kind <= K_NONE; snd_idx <= 0; idle <= {}; abort_now <= 0; \
-             rd_valid <= 0; pb_valid <= 0; byte_mark <= 1;",
+             rd_valid <= 0; q_valid <= 0; pb_valid <= 0; byte_mark <= 1;",
             link.idle_cycles
         ),
         cmd_start = byte(CMD_START),
