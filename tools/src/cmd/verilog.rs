@@ -2,8 +2,9 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use qornn_hdl::{verilog, CoreConfig, CoreOptions, Multipliers};
+use qornn_hdl::{verilog, CoreConfig, CoreOptions, DspCell, Multipliers};
 use qornn_sim::QuantizedModel;
+use qornn_tools::synth::Target;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,6 +33,11 @@ pub struct VerilogArgs {
     /// per DSP, where 2·k_w + k_d ≤ 16), lut (shift-and-add) or mixed:N (N DSP lanes).
     #[arg(long, default_value = "dsp")]
     multipliers: Multipliers,
+    /// The device family the Verilog is for, by one of its parts (ice40-up5k, ecp5-25k, …):
+    /// on ECP5 the DSP lanes instantiate MULT18X18D with its registers, and the file carries
+    /// a simulation model of it behind `ifndef SYNTHESIS`. Default: the portable `*`.
+    #[arg(long, value_parser = super::synth::parse_target)]
+    target: Option<Target>,
     /// The Verilog file to write.
     #[arg(short = 'o', long)]
     output: PathBuf,
@@ -40,7 +46,8 @@ pub struct VerilogArgs {
 /// Run `qornn verilog`.
 pub fn run(a: VerilogArgs) -> Result<ExitCode> {
     let model = QuantizedModel::load(&a.model).with_context(|| format!("{}", a.model.display()))?;
-    let opts = CoreOptions::with(a.lanes, a.multipliers);
+    let dsp = a.target.map_or(DspCell::Inferred, |t| t.family().dsp_cell);
+    let opts = CoreOptions::with(a.lanes, a.multipliers).with_dsp(dsp);
     let cfg = CoreConfig::new(&model, &opts)?;
     if let Some(why) = cfg.packing_refused() {
         eprintln!("note: one row per DSP instead of two (--multipliers packed): {why}");

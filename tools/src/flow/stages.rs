@@ -7,7 +7,7 @@ use crate::cosim::{self, SimResult};
 use crate::simulator::Simulator;
 use crate::synth::{self, Target};
 use crate::training;
-use qornn_hdl::{CoreConfig, CoreOptions};
+use qornn_hdl::{CoreConfig, CoreOptions, DspCell};
 use qornn_quant::export::batch_sequences;
 use qornn_quant::tasks::Split;
 use qornn_quant::train::{TrainConfig, Trainer};
@@ -115,8 +115,13 @@ pub fn run(config: &FlowConfig, out: &Path, quiet: bool) -> Result<FlowReport, F
 fn stages(config: &FlowConfig, r: &mut Runner) -> Result<(), FlowError> {
     let out = r.out.to_owned();
     let train_cfg = config.train_config()?;
-    let opts = config.core_options(config.hardware.lanes)?;
     let targets = config.targets()?;
+    // The co-simulated and emitted core is written for the first target's family (its DSP
+    // cell); each synthesis builds its own family's (the tests co-simulate both cells).
+    let dsp = targets
+        .first()
+        .map_or(DspCell::Inferred, |t| t.family().dsp_cell);
+    let opts = config.core_options(config.hardware.lanes)?.with_dsp(dsp);
     let quiet = r.quiet;
     let mut trainer = r.stage("train", |rep| train(train_cfg, &out, quiet, rep))?;
     let model = r.stage("export", |rep| export(config, &mut trainer, &out, rep))?;

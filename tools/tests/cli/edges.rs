@@ -259,3 +259,24 @@ fn a_flow_folder_in_use_by_a_live_run_is_refused() {
         "the second run started training"
     );
 }
+
+#[test]
+fn verilog_for_an_ecp5_part_instantiates_registered_dsps() {
+    let dir = fixtures();
+    let d = dir.path();
+    // (--target, registered MULT18X18D instances expected in a 2-lane DSP core)
+    for (target, cells) in [(None, 0), (Some("ice40-up5k"), 0), (Some("ecp5-25k"), 2)] {
+        let mut args = vec!["verilog", "--model", "m.json", "--lanes", "2", "-o", "c.v"];
+        if let Some(t) = target {
+            args.extend(["--target", t]);
+        }
+        ok(d, &args);
+        let v = std::fs::read_to_string(d.join("c.v")).unwrap();
+        assert_eq!(
+            v.matches(".REG_OUTPUT_CLK(\"CLK0\")").count(),
+            cells,
+            "{target:?}"
+        );
+        assert_eq!(v.contains("`ifndef SYNTHESIS"), cells > 0, "{target:?}");
+    }
+}
