@@ -224,6 +224,19 @@ pub enum HdlError {
     },
 }
 
+/// One memory of the core (or `count` alike): `depth` words of `width` bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Memory {
+    /// What it holds.
+    pub name: &'static str,
+    /// How many such memories there are.
+    pub count: usize,
+    /// Words.
+    pub depth: usize,
+    /// Bits per word.
+    pub width: usize,
+}
+
 /// Everything the core's blocks need to know, derived from a validated model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoreConfig {
@@ -442,6 +455,50 @@ impl CoreConfig {
             self.weight_bits
         };
         w.max(self.output_weight_bits) as usize
+    }
+
+    /// Every memory the core declares for block RAM, as the emitted Verilog sizes it: the
+    /// lanes' weight banks, the ping-pong hidden state, and the post-processor's b, c (and β)
+    /// ROMs, each padded to a power of two. What a device's block RAMs must hold
+    /// (`qornn model check --target`).
+    pub fn memories(&self) -> Vec<Memory> {
+        let pow2 = |n: usize| 1usize << clog2(n);
+        let a = self.accumulator_bits as usize;
+        let mut m = vec![
+            Memory {
+                name: "weight banks (one per lane)",
+                count: self.lanes,
+                depth: self.rom_depth().max(1),
+                width: self.rom_bits(),
+            },
+            Memory {
+                name: "hidden state (two banks)",
+                count: 1,
+                depth: 2 * pow2(self.hidden),
+                width: self.activation_bits as usize,
+            },
+            Memory {
+                name: "bias b",
+                count: 1,
+                depth: pow2(self.hidden),
+                width: a,
+            },
+            Memory {
+                name: "output bias c",
+                count: 1,
+                depth: pow2(self.output),
+                width: self.output_accumulator_bits as usize,
+            },
+        ];
+        if self.modrelu {
+            m.push(Memory {
+                name: "modReLU bias β",
+                count: 1,
+                depth: pow2(self.hidden),
+                width: a,
+            });
+        }
+        m
     }
 
     /// Width of a streamed operand (max of k_a, k_x).

@@ -32,5 +32,5 @@ pub mod sequencer;
 pub mod state;
 pub mod verilog;
 
-pub use config::{CoreConfig, CoreOptions, DspCell, HdlError, Multipliers};
+pub use config::{CoreConfig, CoreOptions, DspCell, HdlError, Memory, Multipliers};
 pub use core::QornnCore;

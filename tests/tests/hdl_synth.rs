@@ -1,10 +1,12 @@
 //! The emitted core maps as intended: DSP multipliers become SB_MAC16 (iCE40) and MULT18X18D
-//! (ECP5), one per lane, LUT multipliers none; weight banks become block RAM on both.
+//! (ECP5), one per lane, LUT multipliers none; weight banks become block RAM on both, as many
+//! blocks as `qornn model check --target` counts before synthesis ([`Fit`]).
 
-use qornn_hdl::{verilog, CoreOptions, Multipliers};
+use qornn_hdl::{verilog, CoreConfig, CoreOptions, Multipliers};
 use qornn_sim::random::{random_model, RandomSpec};
 use qornn_sim::Shape;
 use qornn_tests::require_tool;
+use qornn_tools::synth::{Fit, Target};
 use std::process::Command;
 
 fn count(log: &str, cell: &str) -> usize {
@@ -34,9 +36,15 @@ fn dsp_and_block_ram_inference_on_ice40_and_ecp5() {
         // One multiplier per DSP lane, none for the LUT lanes.
         let want_mac = mul.dsp_lanes(opts.lanes);
         std::fs::write(&path, verilog::emit(&model, &opts, "core").unwrap()).unwrap();
-        for (synth, mac, ram) in [
-            ("synth_ice40 -dsp -flatten", "SB_MAC16", "SB_RAM40_4K"),
-            ("synth_ecp5", "MULT18X18D", "DP16KD"),
+        let cfg = CoreConfig::new(&model, &opts).unwrap();
+        for (synth, mac, ram, target) in [
+            (
+                "synth_ice40 -dsp -flatten",
+                "SB_MAC16",
+                "SB_RAM40_4K",
+                Target::ICE40_UP5K,
+            ),
+            ("synth_ecp5", "MULT18X18D", "DP16KD", Target::ECP5_25K),
         ] {
             let out = Command::new(&yosys)
                 .arg("-p")
@@ -50,6 +58,13 @@ fn dsp_and_block_ram_inference_on_ice40_and_ecp5() {
             assert!(out.status.success(), "{synth} fails:\n{log}");
             assert_eq!(count(&log, mac), want_mac, "{synth} {mul}: {mac}");
             assert!(count(&log, ram) >= 4, "{synth}: weight banks not in {ram}");
+            // The bare core has no receive FIFO.
+            let fit = Fit::of(&cfg, target, 0);
+            assert_eq!(
+                count(&log, ram) as u64,
+                fit.block_rams.used,
+                "{synth} {mul}: block RAMs against the estimate {fit:?}"
+            );
         }
     }
 }

@@ -2,8 +2,11 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
+use qornn_hdl::{CoreConfig, CoreOptions, Multipliers};
 use qornn_sim::random::{random_model, RandomSpec, WeightStyle};
 use qornn_sim::{Bits, QuantizedModel, Shape};
+use qornn_tools::board::Link;
+use qornn_tools::synth::{Fit, Target};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,7 +20,7 @@ pub enum ModelCommand {
     Random(RandomArgs),
     /// Validate a model file and print its summary: sizes, widths, accumulator widths, memory.
     #[command(
-        after_help = "Example:\n  qornn model check model.json\n  qornn model check model.json --json\n\nExits 0 for a valid model, 2 with the field and problem otherwise."
+        after_help = "Example:\n  qornn model check model.json\n  qornn model check model.json --json\n  qornn model check model.json --target ice40-up5k --lanes 8 --multipliers packed\n\nWith --target, also says whether the core (inside the board top) fits the device before any synthesis: the block RAMs of each memory, the DSP blocks of the lanes.\n\nExits 0 for a valid model (that fits), 1 when it does not fit the target, 2 with the field and problem otherwise."
     )]
     Check(CheckArgs),
 }
@@ -80,6 +83,15 @@ pub struct CheckArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Also check the fit on this device (ice40-up5k, ecp5-25k, ecp5-45k, ecp5-85k).
+    #[arg(long, value_parser = super::synth::parse_target)]
+    target: Option<Target>,
+    /// P, the lanes of the core (with --target).
+    #[arg(long, default_value_t = 8, requires = "target")]
+    lanes: usize,
+    /// Multipliers of the core (with --target): dsp, packed, lut or mixed:N.
+    #[arg(long, default_value = "dsp", requires = "target")]
+    multipliers: Multipliers,
 }
 
 /// Run a `qornn model` verb.
@@ -117,13 +129,31 @@ fn random(a: RandomArgs) -> Result<ExitCode> {
 
 fn check(a: CheckArgs) -> Result<ExitCode> {
     let model = QuantizedModel::load(&a.file).with_context(|| format!("{}", a.file.display()))?;
+    let fit = match a.target {
+        Some(t) => {
+            let cfg = CoreConfig::new(&model, &CoreOptions::with(a.lanes, a.multipliers))?;
+            Some(Fit::of(&cfg, t, Link::FIFO_BYTES))
+        }
+        None => None,
+    };
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&summary(&model)?)?);
+        let mut v = summary(&model)?;
+        if let Some(f) = &fit {
+            v["fit"] = serde_json::to_value(f)?;
+            v["fit"]["fits"] = f.fits().into();
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!("{}: valid", a.file.display());
         print!("{}", summary_text(&model)?);
+        if let Some(f) = &fit {
+            print!("{}", f.text());
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(match fit {
+        Some(f) if !f.fits() => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    })
 }
 
 /// The facts `model check` reports, as JSON.

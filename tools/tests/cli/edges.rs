@@ -280,3 +280,44 @@ fn verilog_for_an_ecp5_part_instantiates_registered_dsps() {
         assert_eq!(v.contains("`ifndef SYNTHESIS"), cells > 0, "{target:?}");
     }
 }
+
+#[test]
+fn model_check_says_before_synthesis_whether_a_core_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let make = |n: &str, out: &str| {
+        ok(
+            d,
+            &[
+                "model", "random", "--hidden", n, "--input", "1", "--output", "10", "-o", out,
+            ],
+        )
+    };
+    make("128", "m128.json");
+    make("256", "m256.json");
+    let check = |model: &str, target: &str| {
+        Command::new(env!("CARGO_BIN_EXE_qornn"))
+            .args(["model", "check", model, "--target", target, "--lanes", "8"])
+            .current_dir(d)
+            .output()
+            .unwrap()
+    };
+    // n = 128 at 4 bits fills a UP5K's 30 block RAMs exactly (as `qornn synth` reports).
+    let o = check("m128.json", "ice40-up5k");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("block RAMs 30 of 30") && out.contains("fits"),
+        "{out}"
+    );
+    // n = 256: the weight banks alone need 72 (SPRAM banks are not built): refused, exit 1.
+    let o = check("m256.json", "ice40-up5k");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("does not fit: needs 78 block RAMs, ice40-up5k has 30"),
+        "{out}"
+    );
+    // The same model fits an ECP5-25F's 56 DP16KD.
+    assert_eq!(check("m256.json", "ecp5-25k").status.code(), Some(0));
+}

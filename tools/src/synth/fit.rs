@@ -1,0 +1,175 @@
+//! Whether a core fits a device, before synthesis: its block RAMs counted from the core's own
+//! memories ([`CoreConfig::memories`]) and the family's block-RAM shapes, its DSP blocks from
+//! its lanes. `qornn model check --target` prints it; the counts match yosys' mapping of the
+//! emitted Verilog (each memory in the fewest blocks of one shape).
+
+use super::{Resource, Target};
+use qornn_hdl::{CoreConfig, Memory};
+use serde::Serialize;
+
+/// One memory (or `count` alike) and the block RAMs it takes.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryFit {
+    /// What it holds.
+    pub name: &'static str,
+    /// How many alike.
+    pub count: usize,
+    /// Words.
+    pub depth: usize,
+    /// Bits per word.
+    pub width: usize,
+    /// Block RAMs for one of them.
+    pub blocks_each: usize,
+}
+
+/// A resource's need against the device's capacity.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Need {
+    /// Used by the design.
+    pub used: u64,
+    /// On the device.
+    pub available: u64,
+}
+
+impl Need {
+    /// The design needs no more than the device has.
+    pub fn fits(self) -> bool {
+        self.used <= self.available
+    }
+}
+
+/// The fit of one core on one device.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fit {
+    /// The device's name.
+    pub target: &'static str,
+    /// Each memory and its blocks.
+    pub memories: Vec<MemoryFit>,
+    /// Block RAMs, the board top's receive FIFO included.
+    pub block_rams: Need,
+    /// DSP blocks (one per DSP lane).
+    pub dsps: Need,
+    /// SPRAM blocks (the weight banks are block RAM: none).
+    pub sprams: Need,
+}
+
+/// Block RAMs of one shape list for a memory of `depth` × `width`: the best single shape.
+pub fn blocks_for(shapes: &[(usize, usize)], depth: usize, width: usize) -> usize {
+    shapes
+        .iter()
+        .map(|&(d, w)| depth.div_ceil(d) * width.div_ceil(w))
+        .min()
+        .unwrap_or(usize::MAX)
+}
+
+impl Fit {
+    /// The core of `cfg` inside a board top with a `fifo_bytes` receive FIFO, on `target`.
+    pub fn of(cfg: &CoreConfig, target: Target, fifo_bytes: usize) -> Fit {
+        let shapes = target.family().block_ram_shapes;
+        let mut mems = cfg.memories();
+        mems.push(Memory {
+            name: "board top receive FIFO",
+            count: 1,
+            depth: fifo_bytes,
+            width: 8,
+        });
+        let memories: Vec<MemoryFit> = mems
+            .iter()
+            .map(|m| MemoryFit {
+                name: m.name,
+                count: m.count,
+                depth: m.depth,
+                width: m.width,
+                blocks_each: blocks_for(shapes, m.depth, m.width),
+            })
+            .collect();
+        let used: usize = memories.iter().map(|m| m.count * m.blocks_each).sum();
+        Fit {
+            target: target.name(),
+            memories,
+            block_rams: Need {
+                used: used as u64,
+                available: target.capacity(Resource::BlockRams),
+            },
+            dsps: Need {
+                used: cfg.multipliers.dsp_lanes(cfg.lanes) as u64,
+                available: target.capacity(Resource::Dsps),
+            },
+            sprams: Need {
+                used: 0,
+                available: target.capacity(Resource::Sprams),
+            },
+        }
+    }
+
+    /// Block RAMs and DSPs both fit.
+    pub fn fits(&self) -> bool {
+        self.block_rams.fits() && self.dsps.fits()
+    }
+
+    /// What does not fit, in words (empty when it fits).
+    pub fn refusals(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (need, what) in [(self.block_rams, "block RAMs"), (self.dsps, "DSP blocks")] {
+            if !need.fits() {
+                out.push(format!(
+                    "needs {} {what}, {} has {}",
+                    need.used, self.target, need.available
+                ));
+            }
+        }
+        out
+    }
+
+    /// The fit as text, one memory a line.
+    pub fn text(&self) -> String {
+        let mut s = format!("  fit on {}:\n", self.target);
+        for m in &self.memories {
+            s += &format!(
+                "    {:<28} {:>3} × {:>6} words × {:>2} bits: {:>3} block RAM{}\n",
+                m.name,
+                m.count,
+                m.depth,
+                m.width,
+                m.count * m.blocks_each,
+                if m.count * m.blocks_each == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            );
+        }
+        s += &format!(
+            "    block RAMs {} of {}, DSP blocks {} of {}, SPRAMs {} of {} (the weights live in block RAM)\n",
+            self.block_rams.used,
+            self.block_rams.available,
+            self.dsps.used,
+            self.dsps.available,
+            self.sprams.used,
+            self.sprams.available
+        );
+        s += &if self.fits() {
+            "    fits (LUTs and speed: after synthesis, `qornn synth`)\n".to_string()
+        } else {
+            format!("    does not fit: {}\n", self.refusals().join("; "))
+        };
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_take_the_best_single_shape() {
+        let ice40 = super::super::ICE40.block_ram_shapes;
+        // 2320 four-bit words: three 1024 × 4 blocks (two 2048 × 2 would need two columns).
+        assert_eq!(blocks_for(ice40, 2320, 4), 3);
+        assert_eq!(blocks_for(ice40, 128, 17), 2); // two 256 × 16 side by side
+        assert_eq!(blocks_for(ice40, 512, 8), 1);
+        let ecp5 = super::super::ECP5.block_ram_shapes;
+        assert_eq!(blocks_for(ecp5, 1160, 4), 1); // one 4096 × 4
+        assert_eq!(blocks_for(ecp5, 128, 17), 1); // one 1024 × 18
+    }
+}
