@@ -405,6 +405,9 @@ reg [{xw1}:0] x_reg;
 reg [31:0] cyc;
 reg pv, pfirst, plast;
 reg [1:0] pkind;
+// The token's data source, registered with it: x (a U token) or a zero h (a W token of a
+// sequence's first step), so that the state RAM's slow output meets one LUT, not a decode.
+reg psel_x, psel_zero;
 reg [{jb1}:0] pidx;
 reg [{ab1}:0] paddr;
 reg [{act1}:0] pactive;
@@ -424,7 +427,7 @@ end
 initial begin
    st = IDLE; j = 0; blk = 0; addr = 0; fresh = 1'b1; zero = 1'b0; x_reg = 0; cyc = 0;
    bank = 1'b0; wait_cnt = 0;
-   pv = 1'b0; pfirst = 1'b0; plast = 1'b0; pkind = 2'd0; pidx = 0; paddr = 0; pactive = 0;
+   pv = 1'b0; pfirst = 1'b0; plast = 1'b0; pkind = 2'd0; psel_x = 1'b0; psel_zero = 1'b0; pidx = 0; paddr = 0; pactive = 0;
    j_end = 1'b0; blk_end = 1'b0; run = 1'b0; rec = 1'b0; idle = 1'b1;
    y_valid = 1'b0; y_data = 0; step_cycles = 32'd0;
 end
@@ -439,8 +442,8 @@ always @(*) begin
    tok_kind = pkind;
    tok_addr = paddr;
    tok_active = pactive;
-   if (pkind == 2'd1) tok_data = {x_ext};
-   else if (zero & (pkind == 2'd0)) tok_data = {kd}'d0;
+   if (psel_x) tok_data = {x_ext};
+   else if (psel_zero) tok_data = {kd}'d0;
    else tok_data = {h_ext};
 end
 // y rows arrive in order 0..d: each is shifted in at the top.
@@ -467,6 +470,8 @@ always @(posedge clock) begin
             pfirst <= (j == 0);
             plast <= j_end;
             pkind <= rec ? ((j < {n}) ? 2'd0 : 2'd1) : 2'd2;
+            psel_x <= rec & ~(j < {n});
+            psel_zero <= zero & rec & (j < {n});
             pidx <= (j < {n}) ? j : (j - {jb}'d{n});
             paddr <= addr;
             pactive <= blk_end ? last_active : {full_active};
