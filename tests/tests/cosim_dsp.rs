@@ -4,34 +4,11 @@
 //! with one register too few is caught: the model's registers are what make the latency right.
 
 use crate::cosim_all::all_agree;
+use crate::cosim_packed::{model, sequences};
 use qornn_hdl::{CoreOptions, DspCell, Multipliers};
-use qornn_sim::random::{random_model, random_sequences, RandomSpec, WeightStyle};
-use qornn_sim::{Bits, Golden, QuantizedModel, Sequence, Shape};
+use qornn_sim::{Golden, Shape};
 use qornn_tests::require_tool;
 use qornn_tools::cosim::{core_dut, run_iverilog, Dut};
-
-fn model(shape: Shape, kw: u32, ka: u32, gain: f64, modrelu: bool, seed: u64) -> QuantizedModel {
-    let mut spec = RandomSpec::new(shape, kw, seed);
-    spec.activation_bits = Bits::new(ka);
-    spec.input_bits = Bits::new(ka);
-    spec.modrelu = modrelu;
-    spec.style = WeightStyle::Uniform;
-    spec.gain = gain;
-    random_model(&spec)
-}
-
-/// Sequences whose every fourth input code is the most negative one.
-fn sequences(model: &QuantizedModel, count: usize, steps: usize, seed: u64) -> Vec<Sequence> {
-    let min = model.bits.input.min_code() as i32;
-    random_sequences(model, count, steps, seed)
-        .into_iter()
-        .map(|s| {
-            let mut flat = s.as_flat().to_vec();
-            flat.iter_mut().step_by(4).for_each(|c| *c = min);
-            Sequence::from_flat(s.width(), flat)
-        })
-        .collect()
-}
 
 fn ecp5(lanes: usize, multipliers: Multipliers) -> CoreOptions {
     CoreOptions::with(lanes, multipliers).with_dsp(DspCell::Mult18x18d)

@@ -17,7 +17,14 @@ fn packed(lanes: usize) -> CoreOptions {
 }
 
 /// A random model of n, m, d with k_w-bit weights and k_a-bit codes (k_x = k_a).
-fn model(shape: Shape, kw: u32, ka: u32, gain: f64, modrelu: bool, seed: u64) -> QuantizedModel {
+pub(crate) fn model(
+    shape: Shape,
+    kw: u32,
+    ka: u32,
+    gain: f64,
+    modrelu: bool,
+    seed: u64,
+) -> QuantizedModel {
     let mut spec = RandomSpec::new(shape, kw, seed);
     spec.activation_bits = Bits::new(ka);
     spec.input_bits = Bits::new(ka);
@@ -28,7 +35,12 @@ fn model(shape: Shape, kw: u32, ka: u32, gain: f64, modrelu: bool, seed: u64) ->
 }
 
 /// Sequences whose every fifth input code is the most negative one.
-fn sequences(model: &QuantizedModel, count: usize, steps: usize, seed: u64) -> Vec<Sequence> {
+pub(crate) fn sequences(
+    model: &QuantizedModel,
+    count: usize,
+    steps: usize,
+    seed: u64,
+) -> Vec<Sequence> {
     let min = model.bits.input.min_code() as i32;
     random_sequences(model, count, steps, seed)
         .into_iter()
