@@ -408,7 +408,6 @@ reg [1:0] pkind;
 // The token's data source, registered with it: x (a U token) or a zero h (a W token of a
 // sequence's first step), so that the state RAM's slow output meets one LUT, not a decode.
 reg psel_x, psel_zero;
-reg [{jb1}:0] pidx;
 reg [{ab1}:0] paddr;
 reg [{act1}:0] pactive;
 // j_end / blk_end: j and blk are at the last position of their block / phase. Registered one
@@ -418,16 +417,17 @@ reg j_end, blk_end;
 // flow), `rec` (REC) and `idle` (IDLE), so that the counters' enables start from single flops.
 reg run, rec, idle;
 wire [{act1}:0] last_active = rec ? {actw}'d{h_last} : {actw}'d{o_last};
-reg [{kx1}:0] x_el;
+// x_el: the input element at stream position j, registered with the token as px.
+reg [{kx1}:0] x_el, px;
 always @(*) begin
-   case (pidx)
+   case (j - {jb}'d{n})
 {x_cases}      default: x_el = {kx}'d0;
    endcase
 end
 initial begin
    st = IDLE; j = 0; blk = 0; addr = 0; fresh = 1'b1; zero = 1'b0; x_reg = 0; cyc = 0;
    bank = 1'b0; wait_cnt = 0;
-   pv = 1'b0; pfirst = 1'b0; plast = 1'b0; pkind = 2'd0; psel_x = 1'b0; psel_zero = 1'b0; pidx = 0; paddr = 0; pactive = 0;
+   pv = 1'b0; pfirst = 1'b0; plast = 1'b0; pkind = 2'd0; psel_x = 1'b0; psel_zero = 1'b0; px = 0; paddr = 0; pactive = 0;
    j_end = 1'b0; blk_end = 1'b0; run = 1'b0; rec = 1'b0; idle = 1'b1;
    y_valid = 1'b0; y_data = 0; step_cycles = 32'd0;
 end
@@ -472,7 +472,7 @@ always @(posedge clock) begin
             pkind <= rec ? ((j < {n}) ? 2'd0 : 2'd1) : 2'd2;
             psel_x <= rec & ~(j < {n});
             psel_zero <= zero & rec & (j < {n});
-            pidx <= (j < {n}) ? j : (j - {jb}'d{n});
+            px <= x_el;
             paddr <= addr;
             pactive <= blk_end ? last_active : {full_active};
             addr <= addr + 1'b1;
@@ -533,7 +533,7 @@ end",
             out_blk_next = next_is_last("blk", c.bb, c.oblocks - 1),
             h_last = c.h_last_active,
             o_last = c.o_last_active,
-            x_ext = sext_to("x_el", c.kx),
+            x_ext = sext_to("px", c.kx),
             x_cases = (0..c.m)
                 .map(|j| format!(
                     "      {j}: x_el = x_reg[{}:{}];\n",
