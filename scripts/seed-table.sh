@@ -4,21 +4,24 @@
 # one synthesis at a time. Prints Markdown: Fmax per seed, median, worst, and at the worst seed
 # steps/s, MACs per cycle per DSP and GMAC/s against the DSPs' limit (DSPs x MACs per DSP x Fmax).
 #   scripts/seed-table.sh [OUTDIR] [SEEDS]      (default /tmp/qornn-seeds, "1 2 3 4 5")
-# REUSE=1 keeps every OUTDIR/<config>-s<seed>/report.json already there (a rerun resumes).
+# REUSE=1 keeps every OUTDIR/<config>-s<seed>/report.json already there (a rerun resumes), and
+# reads OUTDIR/<config>-s<seed>.json where only the report was kept: the committed reports in
+# results/synth/seeds/ regenerate the table without synthesis
+#   (REUSE=1 scripts/seed-table.sh results/synth/seeds).
 # CONFIGS overrides the list: "target:lanes:multipliers ..."; QORNN the binary.
 set -eu
 OUT=${1:-/tmp/qornn-seeds}
 SEEDS=${2:-1 2 3 4 5}
 Q=${QORNN:-${CARGO_TARGET_DIR:-target}/release/qornn}
-CONFIGS=${CONFIGS:-"ice40-up5k:8:dsp ice40-up5k:8:packed ecp5-25k:16:dsp ecp5-25k:28:dsp ecp5-25k:16:lut"}
+CONFIGS=${CONFIGS:-"ice40-up5k:8:dsp ice40-up5k:8:packed ecp5-25k:16:dsp ecp5-25k:28:dsp"}
 mkdir -p "$OUT"
-[ -f "$OUT/m128.json" ] || "$Q" model random --hidden 128 --input 1 --output 10 --weight-bits 4 \
+[ -f "$OUT/m128.json" ] || [ "${REUSE:-0}" = 1 ] || "$Q" model random --hidden 128 --input 1 --output 10 --weight-bits 4 \
     --activation-bits 8 --seed 1 -o "$OUT/m128.json" >/dev/null
 for cfg in $CONFIGS; do
     t=${cfg%%:*}; rest=${cfg#*:}; p=${rest%%:*}; mul=${rest#*:}
     for s in $SEEDS; do
         dir="$OUT/$t-$p-$mul-s$s"
-        if [ "${REUSE:-0}" = 1 ] && [ -f "$dir/report.json" ]; then continue; fi
+        if [ "${REUSE:-0}" = 1 ] && { [ -f "$dir/report.json" ] || [ -f "$dir.json" ]; }; then continue; fi
         "$Q" synth --model "$OUT/m128.json" --lanes "$p" --multipliers "$mul" --target "$t" \
             --seed "$s" --out "$dir" --no-bitstream >/dev/null 2>&1 \
             || echo "$t P=$p $mul seed $s: synth failed (see $dir)" >&2
@@ -35,7 +38,11 @@ for cfg in configs:
     fs, last = [], None
     for s in seeds:
         try:
-            r = json.load(open(f"{out}/{t}-{p}-{mul}-s{s}/report.json"))
+            base = f"{out}/{t}-{p}-{mul}-s{s}"
+            try:
+                r = json.load(open(f"{base}/report.json"))
+            except FileNotFoundError:
+                r = json.load(open(f"{base}.json"))
             fs.append(list(r["synthesis"]["fmax_mhz"].values())[0]); last = r
         except Exception:
             fs.append(None)
