@@ -113,17 +113,6 @@ pub enum DspCell {
     Mult18x18d,
 }
 
-impl DspCell {
-    /// The cell a device family's DSP lanes should use: the registered MULT18X18D on ECP5.
-    pub fn for_ecp5(ecp5: bool) -> DspCell {
-        if ecp5 {
-            DspCell::Mult18x18d
-        } else {
-            DspCell::Inferred
-        }
-    }
-}
-
 /// What the user chooses about a core; everything else comes from the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoreOptions {
@@ -455,6 +444,11 @@ impl CoreConfig {
             self.weight_bits
         };
         w.max(self.output_weight_bits) as usize
+    }
+
+    /// Lane `lane` multiplies in a hand-instantiated MULT18X18D (a DSP lane, [`DspCell::Mult18x18d`]).
+    pub fn mult18x18d_lane(&self, lane: usize) -> bool {
+        self.dsp == DspCell::Mult18x18d && self.multipliers.uses_dsp(lane)
     }
 
     /// Every memory the core declares for block RAM, as the emitted Verilog sizes it: the

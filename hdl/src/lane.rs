@@ -18,7 +18,7 @@
 //! All arithmetic wraps at the lane's accumulator width, in both descriptions; the model's
 //! width analysis proves that no value of a real row ever wraps.
 
-use crate::config::{CoreConfig, DspCell, Multipliers};
+use crate::config::{CoreConfig, Multipliers};
 use crate::dsp::mult18x18d;
 use crate::port::{sext, to_bits, Port};
 use rust_hdl::prelude::*;
@@ -58,8 +58,9 @@ pub struct LaneParams {
     pub lanes: usize,
     /// k_w: the width of each of a packed word's two weights.
     pub pair_bits: usize,
-    /// How a DSP lane writes its multiplier.
-    pub dsp: DspCell,
+    /// This lane multiplies in a hand-instantiated MULT18X18D
+    /// ([`CoreConfig::mult18x18d_lane`]).
+    pub mult18x18d: bool,
 }
 
 impl LaneParams {
@@ -78,13 +79,8 @@ impl LaneParams {
             packed: cfg.packed,
             lanes: cfg.lanes,
             pair_bits: cfg.weight_bits as usize,
-            dsp: cfg.dsp,
+            mult18x18d: cfg.mult18x18d_lane(index),
         }
-    }
-
-    /// This lane multiplies in a hand-instantiated MULT18X18D.
-    fn mult18x18d(&self) -> bool {
-        self.dsp == DspCell::Mult18x18d && self.multipliers.uses_dsp(self.index)
     }
 
     /// Bits of the hold counter of a packed lane (0..=P).
@@ -428,7 +424,8 @@ end",
 
 /// The product register of a lane: `prod <= expr` in the fabric, after operand registers
 /// that yosys may map into the DSP, or a MULT18X18D whose own registers take the operands as
-/// they leave the token stage and hold the product (the same two clocks).
+/// they leave the token stage and hold the product (the same two clocks; the plain lane's fabric
+/// `o_data`/`o_w` then feed nothing and synthesis drops them).
 struct ProductStage {
     /// The declaration of `prod`.
     decl: String,
@@ -444,7 +441,7 @@ impl ProductStage {
     /// `prod` of `bits` bits: `expr` of the operand registers, or the cell's product of
     /// `a_next` and `b_next` (the operands one clock earlier, as they enter those registers).
     fn new(p: &LaneParams, bits: usize, expr: &str, a_next: &str, b_next: &str) -> Self {
-        if p.mult18x18d() {
+        if p.mult18x18d {
             ProductStage {
                 decl: "wire signed [31:0] prod;".to_string(),
                 stmt: String::new(),
@@ -664,7 +661,7 @@ mod tests {
             packed: false,
             lanes: 2,
             pair_bits: 4,
-            dsp: DspCell::Inferred,
+            mult18x18d: false,
         }
     }
 

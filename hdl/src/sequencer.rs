@@ -416,6 +416,7 @@ reg j_end, blk_end;
 // One-hot flags beside the state code, kept by the same transitions: `run` (REC or OUT: tokens
 // flow), `rec` (REC) and `idle` (IDLE), so that the counters' enables start from single flops.
 reg run, rec, idle;
+wire j_h = (j < {n}); // stream position j is an h operand (else an x one)
 wire [{act1}:0] last_active = rec ? {actw}'d{h_last} : {actw}'d{o_last};
 // x_el: the input element at stream position j, registered with the token as px.
 reg [{kx1}:0] x_el, px;
@@ -469,9 +470,9 @@ always @(posedge clock) begin
             pv <= 1'b1;
             pfirst <= (j == 0);
             plast <= j_end;
-            pkind <= rec ? ((j < {n}) ? 2'd0 : 2'd1) : 2'd2;
-            psel_x <= rec & ~(j < {n});
-            psel_zero <= zero & rec & (j < {n});
+            pkind <= rec ? (j_h ? 2'd0 : 2'd1) : 2'd2;
+            psel_x <= rec & ~j_h;
+            psel_zero <= zero & rec & j_h;
             px <= x_el;
             paddr <= addr;
             pactive <= blk_end ? last_active : {full_active};

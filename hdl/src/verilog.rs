@@ -1,6 +1,6 @@
 //! Verilog emission: one self-contained file, weights baked in, top module name chosen.
 
-use crate::config::{CoreOptions, DspCell, HdlError};
+use crate::config::{CoreOptions, HdlError};
 use crate::core::QornnCore;
 use crate::name::ModuleName;
 use qornn_sim::QuantizedModel;
@@ -81,7 +81,7 @@ pub fn emit_core(core: &QornnCore, top: &str) -> Result<String, HdlError> {
         yw = cfg.output * cfg.output_accumulator_bits as usize,
         hw = cfg.hidden * cfg.activation_bits as usize,
         body = defines.defines(),
-        models = if cfg.dsp == DspCell::Mult18x18d && cfg.multipliers.dsp_lanes(cfg.lanes) > 0 {
+        models = if (0..cfg.lanes).any(|p| cfg.mult18x18d_lane(p)) {
             crate::dsp::MULT18X18D_SIM
         } else {
             ""

@@ -225,7 +225,7 @@ module {top} (input {clk}, input {rx}, output {tx});
     steps_one <= steps_left == 32'd1;
     y_one <= y_left == 32'd1;
     // Each decrement in two 16-bit halves, the low half's borrow registered: ready two cycles
-    // after its count changes, and a count changes at most every third cycle (one FIFO byte).
+    // after its count changes, and a count changes at most every fourth cycle (one FIFO byte).
     steps_lo_zero <= steps_left[15:0] == 0;
     y_lo_zero <= y_left[15:0] == 0;
     steps_dec <= {{steps_left[31:16] - steps_lo_zero, steps_left[15:0] - 16'd1}};

@@ -3,7 +3,7 @@
 //! its lanes. `qornn model check --target` prints it; the counts match yosys' mapping of the
 //! emitted Verilog (each memory in the fewest blocks of one shape).
 
-use super::{Resource, Target};
+use super::{Resource, Target, Usage};
 use qornn_hdl::{CoreConfig, Memory};
 use serde::Serialize;
 
@@ -22,22 +22,6 @@ pub struct MemoryFit {
     pub blocks_each: usize,
 }
 
-/// A resource's need against the device's capacity.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Need {
-    /// Used by the design.
-    pub used: u64,
-    /// On the device.
-    pub available: u64,
-}
-
-impl Need {
-    /// The design needs no more than the device has.
-    pub fn fits(self) -> bool {
-        self.used <= self.available
-    }
-}
-
 /// The fit of one core on one device.
 #[derive(Debug, Clone, Serialize)]
 pub struct Fit {
@@ -46,11 +30,11 @@ pub struct Fit {
     /// Each memory and its blocks.
     pub memories: Vec<MemoryFit>,
     /// Block RAMs, the board top's receive FIFO included.
-    pub block_rams: Need,
+    pub block_rams: Usage,
     /// DSP blocks (one per DSP lane).
-    pub dsps: Need,
+    pub dsps: Usage,
     /// SPRAM blocks (the weight banks are block RAM: none).
-    pub sprams: Need,
+    pub sprams: Usage,
 }
 
 /// Block RAMs of one shape list for a memory of `depth` × `width`: the best single shape.
@@ -83,19 +67,21 @@ impl Fit {
                 blocks_each: blocks_for(shapes, m.depth, m.width),
             })
             .collect();
-        let used: usize = memories.iter().map(|m| m.count * m.blocks_each).sum();
+        let used = memories.iter().fold(0usize, |s, m| {
+            s.saturating_add(m.count.saturating_mul(m.blocks_each))
+        });
         Fit {
             target: target.name(),
             memories,
-            block_rams: Need {
+            block_rams: Usage {
                 used: used as u64,
                 available: target.capacity(Resource::BlockRams),
             },
-            dsps: Need {
+            dsps: Usage {
                 used: cfg.multipliers.dsp_lanes(cfg.lanes) as u64,
                 available: target.capacity(Resource::Dsps),
             },
-            sprams: Need {
+            sprams: Usage {
                 used: 0,
                 available: target.capacity(Resource::Sprams),
             },

@@ -13,7 +13,7 @@ mod point;
 mod report;
 
 pub use device::{Device, Family, Resource, Target, DEVICES, ECP5, ICE40};
-pub use fit::{blocks_for, Fit, MemoryFit, Need};
+pub use fit::{blocks_for, Fit, MemoryFit};
 pub use point::{build_point, DesignPoint, PointBuildError};
 pub use report::{
     read_cell_counts, read_pnr_report, CoreFacts, PnrReport, SynthReport, Throughput, Usage,

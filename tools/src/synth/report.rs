@@ -15,6 +15,13 @@ pub struct Usage {
     pub available: u64,
 }
 
+impl Usage {
+    /// The design needs no more than the device has.
+    pub fn fits(self) -> bool {
+        self.used <= self.available
+    }
+}
+
 /// The parsed result of a build.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SynthReport {

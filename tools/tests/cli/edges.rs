@@ -310,7 +310,9 @@ fn model_check_says_before_synthesis_whether_a_core_fits() {
         out.contains("block RAMs 30 of 30") && out.contains("fits"),
         "{out}"
     );
-    // n = 256: the weight banks alone need 72 (SPRAM banks are not built): refused, exit 1.
+    // n = 256: each lane's bank is 32 blocks × 257 + 2 × 256 = 8736 four-bit words, nine
+    // 1024 × 4 RAMs, so 72 for eight lanes, + 1 (state) + 2 (b) + 2 (c) + 1 (FIFO) = 78 (SPRAM
+    // banks are not built): refused, exit 1.
     let o = check("m256.json", "ice40-up5k");
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{out}");
