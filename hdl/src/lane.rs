@@ -284,6 +284,7 @@ reg signed [{lw1}:0] acc;
 end
 // Data registers: no reset, so that yosys can pack them into the DSP block.
 always @(posedge clock) begin
+{token_data}
    o_first <= out_first; o_last <= out_last; o_kind <= out_kind; o_active <= out_active;
    o_data <= out_data; o_w <= weight;
    m_first <= o_first; m_last <= o_last; m_kind <= o_kind; m_active <= o_active;
@@ -305,6 +306,7 @@ always @(posedge clock) begin
 end",
             index = p.index,
             forward = FORWARD,
+            token_data = TOKEN_DATA,
             prod_decl = stage.decl,
             prod_stmt = stage.stmt,
             prod_inst = stage.inst,
@@ -371,6 +373,7 @@ wire hi_fire = (hwait == {hb}'d1);
 end
 // Data registers: no reset, so that yosys can pack them into the DSP block.
 always @(posedge clock) begin
+{token_data}
    o_first <= out_first; o_last <= out_last; o_kind <= out_kind; o_active <= out_active;
    o_data <= out_data; o_w <= (out_kind == 2'd2) ? a_one : a_pair;
    m_first <= o_first; m_last <= o_last; m_kind <= o_kind; m_active <= o_active;
@@ -402,6 +405,7 @@ always @(posedge clock) begin
 end",
             index = p.index,
             forward = FORWARD,
+            token_data = TOKEN_DATA,
             hi_index = p.lanes + p.index,
             prod_decl = stage.decl,
             prod_stmt = stage.stmt,
@@ -459,17 +463,17 @@ impl ProductStage {
     }
 }
 
-/// Both lanes' valid pipeline and token register (Verilog, inside the reset's `else`).
+/// Both lanes' valid pipeline (Verilog, inside the reset's `else`).
 const FORWARD: &str = "      t_valid <= m_valid;
       m_valid <= o_valid;
       o_valid <= out_valid;
-      out_valid <= in_valid;
-      out_first <= in_first;
-      out_last <= in_last;
-      out_kind <= in_kind;
-      out_data <= in_data;
-      out_addr <= in_addr;
-      out_active <= in_active;";
+      out_valid <= in_valid;";
+
+/// Both lanes' token data register (Verilog, in the block without reset): only the valid
+/// flag is reset, so the data path from the hidden-state RAM's output has no reset gate in
+/// front of its flip-flops (on ECP5 that gate was a LUT level on the critical path).
+const TOKEN_DATA: &str = "   out_first <= in_first; out_last <= in_last; out_kind <= in_kind;
+   out_data <= in_data; out_addr <= in_addr; out_active <= in_active;";
 
 /// Verilog that sign-extends the `from`-bit signal `name` to `to` bits.
 pub fn sign_extend(name: &str, from: usize, to: usize) -> String {
@@ -543,6 +547,13 @@ impl Logic for Lane {
             weight: self.weight.val_i64(),
             value_hi: 0,
         };
+        // Token data: registered whatever the reset (only its valid flag is reset).
+        self.out_first.next = self.in_first.val();
+        self.out_last.next = self.in_last.val();
+        self.out_kind.next = self.in_kind.val();
+        self.out_data.next = self.in_data.val();
+        self.out_addr.next = self.in_addr.val();
+        self.out_active.next = self.in_active.val();
         if reset {
             self._done = false;
             self._done_hi = false;
@@ -576,14 +587,8 @@ impl Logic for Lane {
         } else {
             0
         });
-        // Token stage: register (and forward) the token.
+        // Token stage: the token's valid flag (its data was registered above).
         self.out_valid.next = self.in_valid.val();
-        self.out_first.next = self.in_first.val();
-        self.out_last.next = self.in_last.val();
-        self.out_kind.next = self.in_kind.val();
-        self.out_data.next = self.in_data.val();
-        self.out_addr.next = self.in_addr.val();
-        self.out_active.next = self.in_active.val();
     }
 
     fn connect(&mut self) {

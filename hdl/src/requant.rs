@@ -423,9 +423,11 @@ wire up_zero = ~|{{{upper}}};
 wire up_ones = &{{{upper}}};
 wire low_ones = &{{{low}}};
 wire inc = {inc};
+// s1_b, s1_c and s1_beta, the ROMs' read registers, have no initial value: yosys would
+// emulate one with LUTs after the block RAM (see state.rs).
 initial begin
    cnt = 0; is_y = 0; row_last = {h_last0}; s1_valid = 0; s2_valid = 0; s1_is_y = 0; s1_last = 0; s1_row = 0;
-   s1_acc = 0; s1_b = 0; s1_c = 0; s2_is_y = 0; s2_last = 0; s2_row = 0; s2_s = 0; s2_y = 0;
+   s1_acc = 0; s2_is_y = 0; s2_last = 0; s2_row = 0; s2_s = 0; s2_y = 0;
    {init_beta}s3_sp = 0; s3_neg = 0; {init_nz}s4_a = 0; {init_m1}m2_x = 0; m2_y = 0;
    m3_lo = 0; m4_lo = 0; m3_c = 0; m4_slo = 0; m3_xh = 0; m3_yh = 0; m4_hi = 0;
    q1_max = 0; q1_min = 0; q1_inc = 0; q1_fl = 0;
@@ -506,7 +508,7 @@ end",
                 String::new()
             },
             m1_decl = m1_regs.join(", "),
-            init_beta = if beta.is_some() { "s1_beta = 0; s2_beta = 0; " } else { "" },
+            init_beta = if beta.is_some() { "s2_beta = 0; " } else { "" },
             init_nz = if beta.is_some() { "s3_sm = 0; s3_nz = 0; " } else { "" },
             init_m1 = m1_regs.iter().map(|r| format!("{r} = 0; ")).collect::<String>(),
             x2s = x2,
