@@ -537,7 +537,7 @@ impl CoreConfig {
     /// `LANE_STAGES + H_STAGES + 1 + q` clocks after the last recurrent token, and the output
     /// phase reads it `(⌈n/R⌉−1)·R + q` clocks after its start: it must start at least
     /// `LANE_STAGES + H_STAGES + 1 − (⌈n/R⌉−1)·R` clocks after the recurrent phase ends
-    /// (earlier blocks are written earlier still). Zero whenever n ≥ R + 17.
+    /// (earlier blocks are written earlier still). Zero whenever n ≥ R + 18.
     pub fn out_gap(&self) -> u64 {
         (LANE_STAGES + H_STAGES + 1)
             .saturating_sub(((self.hidden_blocks() - 1) * self.hidden_block_rows()) as u64)
@@ -641,7 +641,8 @@ mod tests {
         let m = random_model(&RandomSpec::new(Shape::new(20, 1, 2), 4, 1));
         let c = CoreConfig::new(&m, &CoreOptions::with(4, Multipliers::Packed)).unwrap();
         assert_eq!((c.hidden_blocks(), c.last_hidden_lanes()), (3, 4));
-        assert_eq!(c.out_gap(), 17 - 16);
+        // row 16 is written 6 (lane) + 11 (post-processor) + 1 (RAM) clocks after the last token
+        assert_eq!(c.out_gap(), 18 - 16);
         assert_eq!("packed".parse::<Multipliers>(), Ok(Multipliers::Packed));
         assert_eq!(Multipliers::Packed.to_string(), "packed");
     }

@@ -3,10 +3,13 @@
 //!
 //! Row sums arrive one per cycle at most, in row order: the n hidden rows of a step, then its d
 //! output rows. A row counter (h rows 0..n, then y rows 0..d, then h again) indexes the bias
-//! ROMs. Hidden rows leave on `h_*` after ten register stages, output rows on `y_*` after three;
-//! each stage has at most one short carry chain or two LUT levels:
+//! ROMs. Hidden rows leave on `h_*` after eleven register stages, output rows on `y_*` after
+//! four; each stage has at most one short carry chain or two LUT levels:
 //!
 //! 1. register the sum; read b[i] (and β[i]) or c[k] from their ROMs;
+//!    Then (stage 1b) the sum again and the ROM words, in fabric registers: a block RAM's
+//!    output is slow (5.6 ns clock-to-out on ECP5) and may sit far from the adder, so it feeds
+//!    only a register;
 //! 2. `s = acc + b` at A+2 bits — or `y = acc + c` at A_y bits (then the `y_*` register);
 //! 3. modReLU: `s + β`, `s − β`, the sign and `s ≠ 0` (ReLU: `s` and its sign);
 //! 4. the activation `a` (ReLU `max(s, 0)`; modReLU `sign(s)·max(|s| + β, 0)`, which is
@@ -112,9 +115,9 @@ pub fn csd_digits(m: i64) -> Vec<(u32, i64)> {
 }
 
 /// Register stages between a hidden row's sum at the input and its code on `h_out`.
-pub const H_STAGES: u64 = 10;
+pub const H_STAGES: u64 = 11;
 /// Register stages between an output row's sum at the input and `y_out`.
-pub const Y_STAGES: u64 = 3;
+pub const Y_STAGES: u64 = 4;
 /// The hidden path's stages after stage 2 (3 to 9): the delay line of `update()`.
 const H_LINE: usize = 7;
 
@@ -147,6 +150,7 @@ pub struct Requant {
     _cnt: usize,
     _is_y: bool,
     _s1: Stage1,
+    _s1d: Stage1,
     _s2: Stage2,
     _line: [HStage; H_LINE],
 }
@@ -200,6 +204,7 @@ impl Requant {
             _cnt: 0,
             _is_y: false,
             _s1: Stage1::default(),
+            _s1d: Stage1::default(),
             _s2: Stage2::default(),
             _line: [HStage::default(); H_LINE],
         }
@@ -286,13 +291,13 @@ impl Requant {
             )
         };
         let beta_read = if beta.is_some() {
-            "      s1_beta <= beta_rom[h_addr];\n      s2_beta <= s1_beta;\n".to_string()
+            "      s1_beta <= beta_rom[h_addr];\n      s1d_beta <= s1_beta;\n      s2_beta <= s1d_beta;\n".to_string()
         } else {
             String::new()
         };
         let beta_decl = if beta.is_some() {
             format!(
-                "reg signed [{a1}:0] s1_beta, s2_beta;\nwire signed [{a2_1}:0] s2_beta_x = s2_beta;\n"
+                "reg signed [{a1}:0] s1_beta, s1d_beta, s2_beta;\nwire signed [{a2_1}:0] s2_beta_x = s2_beta;\n"
             )
         } else {
             String::new()
@@ -397,6 +402,11 @@ reg [{rb1}:0] s1_row;
 reg signed [{lw1}:0] s1_acc;
 reg signed [{a1}:0] s1_b;
 reg signed [{ay1}:0] s1_c;
+reg s1d_valid, s1d_is_y, s1d_last;
+reg [{rb1}:0] s1d_row;
+reg signed [{lw1}:0] s1d_acc;
+reg signed [{a1}:0] s1d_b;
+reg signed [{ay1}:0] s1d_c;
 {beta_decl}reg s2_valid, s2_is_y, s2_last;
 reg [{rb1}:0] s2_row;
 reg signed [{a2_1}:0] s2_s;
@@ -427,7 +437,8 @@ wire inc = {inc};
 // emulate one with LUTs after the block RAM (see state.rs).
 initial begin
    cnt = 0; is_y = 0; row_last = {h_last0}; s1_valid = 0; s2_valid = 0; s1_is_y = 0; s1_last = 0; s1_row = 0;
-   s1_acc = 0; s2_is_y = 0; s2_last = 0; s2_row = 0; s2_s = 0; s2_y = 0;
+   s1_acc = 0; s1d_valid = 0; s1d_is_y = 0; s1d_last = 0; s1d_row = 0; s1d_acc = 0; s1d_b = 0;
+   s1d_c = 0; s2_is_y = 0; s2_last = 0; s2_row = 0; s2_s = 0; s2_y = 0;
    {init_beta}s3_sp = 0; s3_neg = 0; {init_nz}s4_a = 0; {init_m1}m2_x = 0; m2_y = 0;
    m3_lo = 0; m4_lo = 0; m3_c = 0; m4_slo = 0; m3_xh = 0; m3_yh = 0; m4_hi = 0;
    q1_max = 0; q1_min = 0; q1_inc = 0; q1_fl = 0;
@@ -438,13 +449,13 @@ end
 always @(posedge clock) begin
    if (reset) begin
       cnt <= {rb}'d0; is_y <= 1'b0; row_last <= {h_last0};
-      s1_valid <= 1'b0; s2_valid <= 1'b0; h_valid <= 1'b0; y_valid <= 1'b0;
+      s1_valid <= 1'b0; s1d_valid <= 1'b0; s2_valid <= 1'b0; h_valid <= 1'b0; y_valid <= 1'b0;
       hv3 <= 1'b0; hv4 <= 1'b0; hv5 <= 1'b0; hv6 <= 1'b0; hv7 <= 1'b0; hv8 <= 1'b0;
       hv9 <= 1'b0;
    end else begin
       // Output rows: stage 3 is the y register.
       y_valid <= s2_valid & s2_is_y; y_last <= s2_last; y_row <= s2_row; y_out <= s2_y;
-      // Hidden rows: stage 10.
+      // Hidden rows: stage 10 (11 with stage 1b).
       h_valid <= hv9; h_row <= hr9;
       h_out <= q1_max ? {ka}'d{hmax} : q1_min ? {ka}'d{hmin} : (q1_fl + {{{{{ka1}{{1'b0}}}}, q1_inc}});
       // Stage 9.
@@ -471,9 +482,12 @@ always @(posedge clock) begin
       // Stage 3.
       hv3 <= s2_valid & ~s2_is_y; hr3 <= s2_row;
 {s3_logic}      // Stage 2.
-      s2_valid <= s1_valid; s2_is_y <= s1_is_y; s2_last <= s1_last; s2_row <= s1_row;
-      s2_s <= $signed(s1_acc[{a1}:0]) + $signed(s1_b);
-      s2_y <= s1_acc[{ay1}:0] + s1_c;
+      s2_valid <= s1d_valid; s2_is_y <= s1d_is_y; s2_last <= s1d_last; s2_row <= s1d_row;
+      s2_s <= $signed(s1d_acc[{a1}:0]) + $signed(s1d_b);
+      s2_y <= s1d_acc[{ay1}:0] + s1d_c;
+      // Stage 1b.
+      s1d_valid <= s1_valid; s1d_is_y <= s1_is_y; s1d_last <= s1_last; s1d_row <= s1_row;
+      s1d_acc <= s1_acc; s1d_b <= s1_b; s1d_c <= s1_c;
       // Stage 1.
       s1_valid <= in_valid; s1_is_y <= is_y; s1_last <= row_last; s1_row <= cnt;
       s1_acc <= in_acc;
@@ -508,7 +522,7 @@ end",
                 String::new()
             },
             m1_decl = m1_regs.join(", "),
-            init_beta = if beta.is_some() { "s2_beta = 0; " } else { "" },
+            init_beta = if beta.is_some() { "s1d_beta = 0; s2_beta = 0; " } else { "" },
             init_nz = if beta.is_some() { "s3_sm = 0; s3_nz = 0; " } else { "" },
             init_m1 = m1_regs.iter().map(|r| format!("{r} = 0; ")).collect::<String>(),
             x2s = x2,
@@ -528,6 +542,7 @@ impl Logic for Requant {
             self._cnt = 0;
             self._is_y = false;
             self._s1.valid = false;
+            self._s1d.valid = false;
             self._s2.valid = false;
             for s in &mut self._line {
                 s.valid = false;
@@ -557,7 +572,7 @@ impl Logic for Requant {
         };
         // Stage 2: bias, or output bias.
         let p = &self._p;
-        let s1 = self._s1;
+        let s1 = self._s1d;
         self._s2 = Stage2 {
             valid: s1.valid,
             is_y: s1.is_y,
@@ -567,6 +582,8 @@ impl Logic for Requant {
             beta: s1.beta,
             y: sext(to_bits(sext(to_bits(s1.acc, lw), ay) + s1.c, ay), ay),
         };
+        // Stage 1b: stage 1 again, in fabric registers.
+        self._s1d = self._s1;
         // Stage 1: register the sum, read the biases.
         let h_addr = if self._cnt < p.hidden { self._cnt } else { 0 };
         let y_addr = if self._cnt < p.output { self._cnt } else { 0 };
