@@ -118,9 +118,14 @@ initial begin
    for (i = 0; i < {depth}; i = i + 1) mem[i] = {ka}'d0;
    h_data = 0;
 end
+// The read in a block of its own: yosys then leaves a read and a write of one address in one
+// clock undefined (the sequencer never issues one) instead of adding a bypass mux after the
+// RAM to return the old word (on ECP5 two LUT levels on the critical path).
+always @(posedge clock) begin
+   if (~reset) rdata <= mem[{{rbank, {raddr}}}];
+end
 always @(posedge clock) begin
    if (~reset) begin
-      rdata <= mem[{{rbank, {raddr}}}];
       if (we) begin
          mem[{{wbank, {waddr}}}] <= wdata;
 {shadow}      end
