@@ -433,8 +433,8 @@ wire up_zero = ~|{{{upper}}};
 wire up_ones = &{{{upper}}};
 wire low_ones = &{{{low}}};
 wire inc = {inc};
-// s1_b, s1_c and s1_beta, the ROMs' read registers, have no initial value: yosys would
-// emulate one with LUTs after the block RAM (see state.rs).
+// s1_b, s1_c and s1_beta, the ROMs' read registers, have no initial value, as a block RAM's
+// output register has none on the device.
 initial begin
    cnt = 0; is_y = 0; row_last = {h_last0}; s1_valid = 0; s2_valid = 0; s1_is_y = 0; s1_last = 0; s1_row = 0;
    s1_acc = 0; s1d_valid = 0; s1d_is_y = 0; s1d_last = 0; s1d_row = 0; s1d_acc = 0; s1d_b = 0;
@@ -453,7 +453,7 @@ always @(posedge clock) begin
       hv3 <= 1'b0; hv4 <= 1'b0; hv5 <= 1'b0; hv6 <= 1'b0; hv7 <= 1'b0; hv8 <= 1'b0;
       hv9 <= 1'b0;
    end else begin
-      // Output rows: stage 3 is the y register.
+      // Output rows: stage 3 (the fourth register, after 1b) is the y register.
       y_valid <= s2_valid & s2_is_y; y_last <= s2_last; y_row <= s2_row; y_out <= s2_y;
       // Hidden rows: stage 10 (11 with stage 1b).
       h_valid <= hv9; h_row <= hr9;

@@ -7,9 +7,8 @@
 //! banks trade places when the step ends. Reads are synchronous (`rdata` one clock after `raddr`). A shadow register shows the whole
 //! state on the wide debug port `h_data` (n codes of k_a bits, element 0 in the low bits).
 //! Starting a sequence does not clear the RAM: the sequencer reads zeros instead (h₀ = 0).
-//! The read register has no initial value: a block RAM's output register cannot hold one, and
-//! yosys emulates one with a LUT mux after the RAM (on ECP5 the critical path, 107 → 121 MHz
-//! at seed 5 without it). Nothing reads it before the first read.
+//! The read register has no initial value, as a block RAM's output register has none on the
+//! device (yosys' netlist is the same either way); nothing reads it before the first read.
 
 use crate::config::{clog2, CoreConfig};
 use crate::port::{get_field, put_field, sext, Port, WidePort};
@@ -118,9 +117,8 @@ initial begin
    for (i = 0; i < {depth}; i = i + 1) mem[i] = {ka}'d0;
    h_data = 0;
 end
-// The read in a block of its own: yosys then leaves a read and a write of one address in one
-// clock undefined (the sequencer never issues one) instead of adding a bypass mux after the
-// RAM to return the old word (on ECP5 two LUT levels on the critical path).
+// The read in a block of its own, so that it has no ordering against the write: a read and a
+// write of one address in one clock are left undefined (the sequencer never issues one).
 always @(posedge clock) begin
    if (~reset) rdata <= mem[{{rbank, {raddr}}}];
 end

@@ -96,7 +96,7 @@ module {top} (input {clk}, input {rx}, output {tx});
   end
   wire fifo_we = rx_valid && !fifo_full;
   always @(posedge {clk}) if (fifo_we) fifo[wr_ptr[{aw1}:0]] <= rx_data;
-  // No initial value: a block RAM's read register cannot hold one (yosys would add LUTs).
+  // No initial value, as the block RAM's output register has none on the device.
   reg [7:0] rd_data;
   reg rd_valid = 0;
   // The byte again in a fabric register (q_*), away from the RAM's slow output, then once more
