@@ -113,6 +113,48 @@ pub enum DspCell {
     Mult18x18d,
 }
 
+/// Where the weights live: baked into the bitstream, or written at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WeightStore {
+    /// W, U, V, b, β and c are ROM contents fixed at build time.
+    #[default]
+    Rom,
+    /// The same memories with a write port, fed by the core's byte-wide load port
+    /// ([`crate::load`]): one build serves every model of the same frame (shape, widths,
+    /// activation, alignment and requantiser constants). They power up holding the weights of
+    /// the model the core was built from.
+    Ram,
+}
+
+impl WeightStore {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightStore::Rom => "rom",
+            WeightStore::Ram => "ram",
+        }
+    }
+}
+
+impl std::fmt::Display for WeightStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for WeightStore {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "rom" => Ok(WeightStore::Rom),
+            "ram" => Ok(WeightStore::Ram),
+            other => Err(format!(
+                "unknown weight store `{other}` (rom: baked into the bitstream; ram: loaded at run time)"
+            )),
+        }
+    }
+}
+
 /// What the user chooses about a core; everything else comes from the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoreOptions {
@@ -122,6 +164,8 @@ pub struct CoreOptions {
     pub multipliers: Multipliers,
     /// How DSP lanes write their multiplier (chosen from the target device).
     pub dsp: DspCell,
+    /// ROM or run-time-loaded weights.
+    pub weights: WeightStore,
 }
 
 impl CoreOptions {
@@ -136,12 +180,19 @@ impl CoreOptions {
             lanes,
             multipliers,
             dsp: DspCell::Inferred,
+            weights: WeightStore::Rom,
         }
     }
 
     /// The same core with DSP lanes written for `dsp`.
     pub fn with_dsp(mut self, dsp: DspCell) -> Self {
         self.dsp = dsp;
+        self
+    }
+
+    /// The same core with its weights in `weights`.
+    pub fn with_weights(mut self, weights: WeightStore) -> Self {
+        self.weights = weights;
         self
     }
 }
@@ -241,6 +292,8 @@ pub struct CoreConfig {
     pub multipliers: Multipliers,
     /// How DSP lanes write their multiplier.
     pub dsp: DspCell,
+    /// ROM or run-time-loaded weights.
+    pub weights: WeightStore,
     /// k_w (W and U).
     pub weight_bits: u32,
     /// k_v.
@@ -335,6 +388,7 @@ impl CoreConfig {
             lanes: opts.lanes,
             multipliers: opts.multipliers,
             dsp: opts.dsp,
+            weights: opts.weights,
             weight_bits: b.weight.get(),
             output_weight_bits: b.output_weight.get(),
             activation_bits: b.activation.get(),
@@ -360,6 +414,16 @@ impl CoreConfig {
             });
         }
         Ok(cfg)
+    }
+
+    /// The options this configuration was built with.
+    pub fn options(&self) -> CoreOptions {
+        CoreOptions {
+            lanes: self.lanes,
+            multipliers: self.multipliers,
+            dsp: self.dsp,
+            weights: self.weights,
+        }
     }
 
     /// The operand-width check of the multiplier style.

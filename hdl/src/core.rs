@@ -6,8 +6,9 @@
 //! `x_data` (m·k_x bits); `y_valid`, `y_ready`, `y_data` (d·A_y bits); `h_data` (n·k_a bits,
 //! debug: h_t when `y_valid`); `step_cycles` (32 bits: clocks of the last step).
 
-use crate::config::{CoreConfig, CoreOptions, HdlError};
+use crate::config::{CoreConfig, CoreOptions, HdlError, WeightStore};
 use crate::lane::{Lane, LaneParams};
+use crate::load::Loader;
 use crate::port::{Port, WidePort};
 use crate::requant::{Requant, RequantParams};
 use crate::rom::{lane_bank, WeightRom};
@@ -42,6 +43,12 @@ pub struct QornnCore {
     pub h_data: WidePort<Out>,
     /// Clocks the last step took, from taking x_t to raising `y_valid`.
     pub step_cycles: Port<Out>,
+    /// A byte of a weight image arrives (run-time weights; unused with ROM weights).
+    pub load_valid: Port<In>,
+    /// It is the image's first byte.
+    pub load_first: Port<In>,
+    /// The byte ([`crate::load`] has the image's layout).
+    pub load_byte: Port<In>,
     /// The schedule and the handshakes.
     pub seq: Sequencer,
     /// The MAC lanes.
@@ -52,6 +59,8 @@ pub struct QornnCore {
     pub requant: Requant,
     /// The ping-pong hidden state.
     pub hbuf: HiddenBuffer,
+    /// The weight loader: one with run-time weights, none with ROM weights.
+    pub loader: Vec<Loader>,
     _cfg: CoreConfig,
 }
 
@@ -62,15 +71,24 @@ impl QornnCore {
         let lanes = (0..cfg.lanes)
             .map(|p| Lane::new(LaneParams::of(&cfg, p)))
             .collect();
+        let ram = cfg.weights == WeightStore::Ram;
         let roms = (0..cfg.lanes)
             .map(|p| {
-                WeightRom::new(
+                let rom = WeightRom::new(
                     &lane_bank(model, &cfg, p),
                     cfg.rom_bits(),
                     cfg.rom_addr_bits(),
-                )
+                );
+                if ram {
+                    rom.writable()
+                } else {
+                    rom
+                }
             })
             .collect();
+        let requant = Requant::new(RequantParams::of(model, &cfg));
+        let requant = if ram { requant.writable() } else { requant };
+        let loader = if ram { vec![Loader::new(&cfg)] } else { vec![] };
         let mut core = QornnCore {
             clock: Signal::default(),
             reset: Port::bit(),
@@ -83,11 +101,15 @@ impl QornnCore {
             y_data: WidePort::new(cfg.output * cfg.output_accumulator_bits as usize),
             h_data: WidePort::new(cfg.hidden * cfg.activation_bits as usize),
             step_cycles: Port::new(32),
+            load_valid: Port::bit(),
+            load_first: Port::bit(),
+            load_byte: Port::new(8),
             seq: Sequencer::new(&cfg),
             lanes,
             roms,
-            requant: Requant::new(RequantParams::of(model, &cfg)),
+            requant,
             hbuf: HiddenBuffer::new(&cfg),
+            loader,
             _cfg: cfg,
         };
         core.connect_all();
@@ -171,6 +193,7 @@ impl QornnCore {
         line("hbuf$we = requant$h_valid".into());
         line("hbuf$waddr = requant$h_row".into());
         line("hbuf$wdata = requant$h_out".into());
+        self.load_glue(&mut line);
         line("x_ready = seq$x_ready".into());
         line("y_valid = seq$y_valid".into());
         line("y_data = seq$y_data".into());
@@ -178,6 +201,66 @@ impl QornnCore {
         line("step_cycles = seq$step_cycles".into());
         let _ = writeln!(v, "end");
         v
+    }
+}
+
+impl QornnCore {
+    /// The loader's wiring (run-time weights): its writes decoded by segment onto the lane
+    /// banks and the post-processor's memories; with ROM weights every write port held low.
+    fn load_glue(&self, line: &mut impl FnMut(String)) {
+        let p = self.lanes.len();
+        let rab = self._cfg.rom_addr_bits();
+        let Some(loader) = self.loader.first() else {
+            for i in 0..p {
+                line(format!("roms${i}$we = 1'b0"));
+                line(format!("roms${i}$waddr = 0"));
+                line(format!("roms${i}$wdata = 0"));
+            }
+            for f in ["wr_b", "wr_beta", "wr_c", "wr_addr", "wr_data"] {
+                line(format!("requant${f} = 0"));
+            }
+            return;
+        };
+        let sb = loader.wr_seg.width();
+        line("loader$0$clock = clock".into());
+        line("loader$0$reset = reset".into());
+        for f in ["valid", "first", "byte"] {
+            line(format!("loader$0$in_{f} = load_{f}"));
+        }
+        let seg = |k: usize| format!("(loader$0$wr_seg == {sb}'d{k})");
+        for i in 0..p {
+            line(format!("roms${i}$we = loader$0$wr_valid & {}", seg(i)));
+            line(format!("roms${i}$waddr = loader$0$wr_addr[{}:0]", rab - 1));
+            line(format!(
+                "roms${i}$wdata = loader$0$wr_data[{}:0]",
+                self.roms[i].wdata.width() - 1
+            ));
+        }
+        let (b, beta, c) = self.bias_segments();
+        line(format!("requant$wr_b = loader$0$wr_valid & {}", seg(b)));
+        match beta {
+            Some(k) => line(format!("requant$wr_beta = loader$0$wr_valid & {}", seg(k))),
+            None => line("requant$wr_beta = 1'b0".into()),
+        }
+        line(format!("requant$wr_c = loader$0$wr_valid & {}", seg(c)));
+        line(format!(
+            "requant$wr_addr = loader$0$wr_addr[{}:0]",
+            self.requant.wr_addr.width() - 1
+        ));
+        line(format!(
+            "requant$wr_data = loader$0$wr_data[{}:0]",
+            self.requant.wr_data.width() - 1
+        ));
+    }
+
+    /// The image segments of b, β (modReLU) and c: they follow the P lane banks.
+    fn bias_segments(&self) -> (usize, Option<usize>, usize) {
+        let p = self.lanes.len();
+        if self._cfg.modrelu {
+            (p, Some(p + 1), p + 2)
+        } else {
+            (p, None, p + 1)
+        }
     }
 }
 
@@ -231,6 +314,14 @@ impl Logic for QornnCore {
             let rom = &mut self.roms[i];
             rom.clock.next = clk;
             rom.address.next = a;
+            match self.loader.first() {
+                Some(l) => {
+                    rom.we.next = l.wr_valid.val() & (l.wr_seg.val() == i as u64) as u64;
+                    rom.waddr.set(l.wr_addr.val());
+                    rom.wdata.set(l.wr_data.val());
+                }
+                None => rom.we.next = 0,
+            }
             let w = rom.data.val();
             let lane = &mut self.lanes[i];
             lane.clock.next = clk;
@@ -245,6 +336,22 @@ impl Logic for QornnCore {
             lane.weight.next = w;
             res_valid |= lane.res_valid.val();
             res_acc |= lane.res_acc.val();
+        }
+        // The loader and the post-processor's write ports.
+        let (b, beta, c) = self.bias_segments();
+        if let Some(l) = self.loader.first_mut() {
+            l.clock.next = clk;
+            l.reset.next = rst;
+            l.in_valid.next = self.load_valid.val();
+            l.in_first.next = self.load_first.val();
+            l.in_byte.next = self.load_byte.val();
+            let (v, s) = (l.wr_valid.val(), l.wr_seg.val());
+            let rq = &mut self.requant;
+            rq.wr_b.next = v & (s == b as u64) as u64;
+            rq.wr_beta.next = v & beta.is_some_and(|k| s == k as u64) as u64;
+            rq.wr_c.next = v & (s == c as u64) as u64;
+            rq.wr_addr.set(l.wr_addr.val());
+            rq.wr_data.set(l.wr_data.val());
         }
         // Post-processor and state buffer.
         let rq = &mut self.requant;
@@ -316,6 +423,29 @@ impl Logic for QornnCore {
         for rom in &mut self.roms {
             rom.clock.connect();
             rom.address.connect();
+            rom.we.connect();
+            rom.waddr.connect();
+            rom.wdata.connect();
+        }
+        for p in [
+            &mut self.requant.wr_b,
+            &mut self.requant.wr_beta,
+            &mut self.requant.wr_c,
+            &mut self.requant.wr_addr,
+            &mut self.requant.wr_data,
+        ] {
+            p.connect();
+        }
+        for l in &mut self.loader {
+            l.clock.connect();
+            for p in [
+                &mut l.reset,
+                &mut l.in_valid,
+                &mut l.in_first,
+                &mut l.in_byte,
+            ] {
+                p.connect();
+            }
         }
     }
 

@@ -154,6 +154,26 @@ impl<W: Write> Driver<W> {
         Ok((h, y, cycles))
     }
 
+    /// Write a weight image through the load port (run-time weights), one byte every `gap`
+    /// clocks (≥ 1), then the two clocks its last word takes to land.
+    pub fn load(&mut self, image: &[u8], gap: usize) -> Result<(), HdlError> {
+        for (i, &b) in image.iter().enumerate() {
+            self.core.load_valid.set_bool(true);
+            self.core.load_first.set_bool(i == 0);
+            self.core.load_byte.set(b as u64);
+            self.eval()?;
+            self.tick()?;
+            self.core.load_valid.set_bool(false);
+            self.core.load_first.set_bool(false);
+            self.eval()?;
+            for _ in 1..gap {
+                self.tick()?;
+            }
+        }
+        self.tick()?;
+        self.tick()
+    }
+
     /// Finish the rust-hdl VCD, if any.
     pub fn finish(mut self) -> Result<(), HdlError> {
         if let Some(v) = &mut self.vcd {
@@ -222,9 +242,35 @@ pub fn run_core(
     Ok(run)
 }
 
-fn drive<W: Write>(d: &mut Driver<W>, seqs: &[Sequence]) -> Result<HdlRun, HdlError> {
-    let cfg = d.core.config().clone();
+/// Build a core with run-time weights from `build` (its frame, and the weights it powers up
+/// with), load `loaded`'s weights through the load port, and run `seqs`: the traces are
+/// `loaded`'s when the loader works.
+pub fn run_loaded(
+    build: &QuantizedModel,
+    opts: &CoreOptions,
+    loaded: &QuantizedModel,
+    seqs: &[Sequence],
+) -> Result<HdlRun, HdlError> {
+    let opts = opts.clone().with_weights(crate::WeightStore::Ram);
+    let core = QornnCore::new(build, &opts)?;
+    let image = crate::load::image(loaded, core.config())?;
+    for (s, seq) in seqs.iter().enumerate() {
+        seq.check(loaded, s)
+            .map_err(|e| HdlError::Input(e.to_string()))?;
+    }
+    let mut d: Driver<std::io::Sink> = Driver::new(core, None);
     d.reset()?;
+    d.load(&image, 2)?;
+    steps(&mut d, seqs)
+}
+
+fn drive<W: Write>(d: &mut Driver<W>, seqs: &[Sequence]) -> Result<HdlRun, HdlError> {
+    d.reset()?;
+    steps(d, seqs)
+}
+
+fn steps<W: Write>(d: &mut Driver<W>, seqs: &[Sequence]) -> Result<HdlRun, HdlError> {
+    let cfg = d.core.config().clone();
     let mut traces = Vec::with_capacity(seqs.len());
     let mut step_cycles = Vec::new();
     for seq in seqs {

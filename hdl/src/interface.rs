@@ -33,18 +33,39 @@ pub struct CorePorts {
     pub outputs: usize,
     /// Bits per output.
     pub output_bits: u32,
+    /// The weight load port, on a core with run-time weights.
+    pub load: Option<LoadPorts>,
+}
+
+/// The byte-wide weight load port of a core with run-time weights ([`crate::load`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadPorts {
+    /// A byte of the image (in).
+    pub valid: String,
+    /// It is the image's first byte (in).
+    pub first: String,
+    /// The byte, 8 bits (in).
+    pub byte: String,
 }
 
 impl CorePorts {
     /// The ports of the emitted qornn core (`docs/core.md`) named `module`.
     pub fn qornn_core(module: &str, cfg: &crate::CoreConfig) -> Self {
-        Self::standard(
+        let ports = Self::standard(
             module,
             cfg.input,
             cfg.input_bits,
             cfg.output,
             cfg.output_accumulator_bits,
-        )
+        );
+        CorePorts {
+            load: (cfg.weights == crate::WeightStore::Ram).then(|| LoadPorts {
+                valid: "load_valid".into(),
+                first: "load_first".into(),
+                byte: "load_byte".into(),
+            }),
+            ..ports
+        }
     }
 
     /// The documented port names (`clock`, `reset`, `x_valid`, …, `y_data`) on a module with
@@ -72,6 +93,7 @@ impl CorePorts {
             input_bits,
             outputs,
             output_bits,
+            load: None,
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod dsp;
 pub mod harness;
 pub mod interface;
 pub mod lane;
+pub mod load;
 pub mod name;
 pub mod port;
 pub mod requant;
@@ -32,5 +33,5 @@ pub mod sequencer;
 pub mod state;
 pub mod verilog;
 
-pub use config::{CoreConfig, CoreOptions, DspCell, HdlError, Memory, Multipliers};
+pub use config::{CoreConfig, CoreOptions, DspCell, HdlError, Memory, Multipliers, WeightStore};
 pub use core::QornnCore;

@@ -146,7 +146,18 @@ pub struct Requant {
     pub y_row: Port<Out>,
     /// The output accumulator.
     pub y_out: Port<Out>,
+    /// Write b[`wr_addr`] (run-time weights only).
+    pub wr_b: Port<In>,
+    /// Write β[`wr_addr`].
+    pub wr_beta: Port<In>,
+    /// Write c[`wr_addr`].
+    pub wr_c: Port<In>,
+    /// The row written.
+    pub wr_addr: Port<In>,
+    /// The value written (its low A or A_y bits).
+    pub wr_data: Port<In>,
     _p: RequantParams,
+    _writable: bool,
     _cnt: usize,
     _is_y: bool,
     _s1: Stage1,
@@ -200,6 +211,12 @@ impl Requant {
             y_last: Port::bit(),
             y_row: Port::new(p.row_bits),
             y_out: Port::new(p.out_acc_bits),
+            wr_b: Port::bit(),
+            wr_beta: Port::bit(),
+            wr_c: Port::bit(),
+            wr_addr: Port::new(p.row_bits),
+            wr_data: Port::new(p.lane_bits),
+            _writable: false,
             _p: p,
             _cnt: 0,
             _is_y: false,
@@ -207,6 +224,38 @@ impl Requant {
             _s1d: Stage1::default(),
             _s2: Stage2::default(),
             _line: [HStage::default(); H_LINE],
+        }
+    }
+
+    /// The same post-processor with write ports on its b, β and c memories.
+    pub fn writable(mut self) -> Self {
+        self._writable = true;
+        self
+    }
+
+    /// The loader's writes of this clock (after the reads: a read of the row being written
+    /// returns the old value, as the Verilog's separate write block does).
+    fn write_biases(&mut self) {
+        if !self._writable {
+            return;
+        }
+        let (a, ay) = (self._p.acc_bits, self._p.out_acc_bits);
+        let addr = self.wr_addr.val() as usize;
+        let data = self.wr_data.val();
+        if self.wr_b.is_high() {
+            if let Some(v) = self._p.b.get_mut(addr) {
+                *v = sext(data, a);
+            }
+        }
+        if self.wr_beta.is_high() {
+            if let Some(v) = self._p.beta.as_mut().and_then(|b| b.get_mut(addr)) {
+                *v = sext(data, a);
+            }
+        }
+        if self.wr_c.is_high() {
+            if let Some(v) = self._p.c.get_mut(addr) {
+                *v = sext(data, ay);
+            }
         }
     }
 
@@ -270,6 +319,21 @@ impl Requant {
         let beta = p.beta.as_deref();
         if let Some(beta) = beta {
             roms += &rom("beta_rom", beta, a);
+        }
+        if self._writable {
+            let (hb1, yb1) = (clog2(p.hidden) - 1, clog2(p.output) - 1);
+            roms += &format!(
+                "// The loader's write ports (run-time weights).\nalways @(posedge clock) begin\n   \
+                 if (wr_b) b_rom[wr_addr[{hb1}:0]] <= wr_data[{}:0];\n   \
+                 if (wr_c) c_rom[wr_addr[{yb1}:0]] <= wr_data[{}:0];\n{}end\n",
+                a - 1,
+                ay - 1,
+                if beta.is_some() {
+                    format!("   if (wr_beta) beta_rom[wr_addr[{hb1}:0]] <= wr_data[{}:0];\n", a - 1)
+                } else {
+                    String::new()
+                }
+            );
         }
         let (a1, a2, a2_1) = (a - 1, a + 2, a + 1);
         // Stages 3 and 4: the activation.
@@ -549,6 +613,7 @@ impl Logic for Requant {
             }
             self.h_valid.next = 0;
             self.y_valid.next = 0;
+            self.write_biases();
             return;
         }
         let p = &self._p;
@@ -607,6 +672,7 @@ impl Logic for Requant {
                 self._cnt = (self._cnt + 1) & ((1 << p.row_bits) - 1);
             }
         }
+        self.write_biases();
     }
 
     fn connect(&mut self) {

@@ -56,7 +56,10 @@ pub fn lane_bank(model: &QuantizedModel, cfg: &CoreConfig, lane: usize) -> Vec<i
     out
 }
 
-/// A synchronous-read ROM: `data` is `contents[address]` one clock after `address`.
+/// A synchronous-read ROM: `data` is `contents[address]` one clock after `address`. Built
+/// writable ([`WeightStore::Ram`](crate::WeightStore::Ram)), `we` writes `wdata` at `waddr`
+/// (the loader's port; a read of the address being written returns the old word); otherwise
+/// the write port is ignored and absent from the Verilog.
 #[derive(LogicBlock)]
 pub struct WeightRom {
     /// Clock.
@@ -65,7 +68,14 @@ pub struct WeightRom {
     pub address: Port<In>,
     /// The word at the address of the previous clock.
     pub data: Port<Out>,
+    /// Write enable (writable banks only).
+    pub we: Port<In>,
+    /// Write address.
+    pub waddr: Port<In>,
+    /// Write data.
+    pub wdata: Port<In>,
     _contents: Vec<u64>,
+    _writable: bool,
 }
 
 impl WeightRom {
@@ -75,8 +85,18 @@ impl WeightRom {
             clock: Signal::default(),
             address: Port::new(addr_bits),
             data: Port::new(width),
+            we: Port::bit(),
+            waddr: Port::new(addr_bits),
+            wdata: Port::new(width),
             _contents: contents.iter().map(|&v| to_bits(v, width)).collect(),
+            _writable: false,
         }
+    }
+
+    /// The same memory with its write port enabled (initial contents kept).
+    pub fn writable(mut self) -> Self {
+        self._writable = true;
+        self
     }
 
     /// Flip one stored bit (fault injection); false when out of range.
@@ -103,6 +123,11 @@ impl Logic for WeightRom {
         if self.clock.pos_edge() {
             let a = self.address.val() as usize;
             self.data.next = self._contents.get(a).copied().unwrap_or(0);
+            if self._writable && self.we.is_high() {
+                if let Some(word) = self._contents.get_mut(self.waddr.val() as usize) {
+                    *word = self.wdata.val();
+                }
+            }
         }
     }
 
@@ -124,9 +149,14 @@ initial begin
 {init}end
 always @(posedge clock) begin
    data <= mem[address];
-end",
+end{write}",
             w1 = w - 1,
             last = self._contents.len().max(1) - 1,
+            write = if self._writable {
+                "\n// The loader's write port (run-time weights).\nalways @(posedge clock) begin\n   if (we) mem[waddr] <= wdata;\nend"
+            } else {
+                ""
+            },
         ))
     }
 }

@@ -7,3 +7,4 @@
 //! cross-crate binary).
 
 mod core_sim;
+mod weights_loaded;

@@ -217,6 +217,29 @@ impl<P: Read + Write> Host<P> {
         result
     }
 
+    /// Send a load frame (`payload`: [`load_payload`]'s image and model hash) and wait for its
+    /// status. The board drains its FIFO far faster than the line fills it, so the frame goes
+    /// out in one piece.
+    pub fn load(&mut self, payload: &[u8]) -> Result<(), HostError> {
+        let len = u32::try_from(payload.len()).map_err(|_| HostError::TooLong(payload.len()))?;
+        let header = frame_header(CMD_LOAD, len);
+        let sum = checksum(&header[1..]).wrapping_add(checksum(payload));
+        let mut frame = Vec::with_capacity(payload.len() + FRAME_HEADER_BYTES + 1);
+        frame.extend_from_slice(&header);
+        frame.extend_from_slice(payload);
+        frame.push(sum);
+        self.port.write_all(&frame)?;
+        self.port.flush()?;
+        match self.byte("waiting for the load's status")? {
+            REPLY_OK => Ok(()),
+            REPLY_ERROR => Err(self.refusal()),
+            got => Err(HostError::Unexpected {
+                got,
+                expected: "the load's status",
+            }),
+        }
+    }
+
     /// Run one sequence as a frame; returns y_T (`Mode::Last`) or every y_t (`Mode::All`).
     pub fn run(
         &mut self,

@@ -54,6 +54,7 @@ fn id(window: u16) -> Identity {
     Identity {
         version: VERSION,
         weights_in_ram: false,
+        packed: false,
         hidden: 4,
         inputs: 2,
         outputs: 1,
@@ -66,6 +67,7 @@ fn id(window: u16) -> Identity {
         cycles_per_step: 20,
         idle_cycles: 1000,
         model_hash: 7,
+        frame_hash: 9,
     }
 }
 
@@ -123,7 +125,7 @@ fn a_refusal_names_its_cause() {
 
 #[test]
 fn identify_refuses_a_port_without_a_qornn_board() {
-    let mut h = host(b"hello, world, this is not a qornn board!".to_vec());
+    let mut h = host(b"hello, world, this is not a qornn board, not at all!".to_vec());
     let e = h.identify().unwrap_err();
     assert!(matches!(e, HostError::NotQornn(_)), "{e}");
     let mut h = host(id(3).encode().to_vec());
@@ -142,4 +144,21 @@ fn resync_drops_stale_bytes_before_identifying() {
     let mut h = host(vec![b'!', 2]);
     h.port.identity = Some(id(3).encode().to_vec());
     assert!(matches!(h.identify(), Err(HostError::NotQornn(_))));
+}
+
+#[test]
+fn a_load_frame_is_written_as_documented_and_its_status_read() {
+    let payload: Vec<u8> = (0u8..10).collect();
+    let mut h = host(vec![b'=']);
+    h.load(&payload).unwrap();
+    let w = &h.port.written;
+    // W, 10 bytes (u32 LE), the payload, the checksum of everything after the W.
+    assert_eq!(&w[..5], &[b'W', 10, 0, 0, 0]);
+    assert_eq!(&w[5..15], &payload[..]);
+    assert_eq!(w[15], 10 + (0..10).sum::<u8>());
+    assert_eq!(w.len(), 16);
+    let mut h = host(vec![b'!', 1]);
+    let e = h.load(&payload).unwrap_err();
+    assert!(matches!(e, HostError::Refused(ErrorCode::Checksum)), "{e}");
+    assert!(e.is_line_error());
 }

@@ -234,7 +234,8 @@ fn identity_of(
     let step_bytes = cfg.input * bytes_for(cfg.input_bits);
     Ok(Identity {
         version: protocol::VERSION,
-        weights_in_ram: false,
+        weights_in_ram: cfg.weights == qornn_hdl::WeightStore::Ram,
+        packed: cfg.packed,
         hidden: small("n", cfg.hidden)?,
         inputs: small("m", cfg.input)?,
         outputs: small("d", cfg.output)?,
@@ -250,6 +251,7 @@ fn identity_of(
         cycles_per_step: cfg.cycles_per_step().min(u32::MAX as u64) as u32,
         idle_cycles,
         model_hash: protocol::model_hash(model),
+        frame_hash: protocol::frame_hash(cfg),
     })
 }
 

@@ -2,8 +2,9 @@
 //! checksum, and the decoding of outputs. Pure functions of bytes, shared by the board top's
 //! generator (which bakes the identity into the bitstream) and the host runner.
 
-/// Protocol version the board tops speak (the identity's third byte).
-pub const VERSION: u8 = 2;
+/// Protocol version the board tops speak (the identity's third byte). v3 added the weight
+/// load (`W`) and the frame hash.
+pub const VERSION: u8 = 3;
 
 /// Host → board: one step of a new sequence (v1), answered by y_t.
 pub const CMD_START: u8 = b'S';
@@ -17,6 +18,9 @@ pub const CMD_ALL: u8 = b'A';
 pub const CMD_IDENTIFY: u8 = b'I';
 /// Host → board: ask for the board's cycle counter (6 bytes, little-endian).
 pub const CMD_TIMER: u8 = b'T';
+/// Host → board: a weight image for a bitstream with run-time weights, framed like a sequence
+/// (the count is in bytes), answered by the frame's status.
+pub const CMD_LOAD: u8 = b'W';
 
 /// Board → host: one step taken from the FIFO by the core (last-output frames).
 pub const REPLY_CREDIT: u8 = b'.';
@@ -26,7 +30,7 @@ pub const REPLY_OK: u8 = b'=';
 pub const REPLY_ERROR: u8 = b'!';
 
 /// Bytes of the identity block.
-pub const IDENTITY_BYTES: usize = 40;
+pub const IDENTITY_BYTES: usize = 48;
 /// Bytes of the cycle counter.
 pub const TIMER_BYTES: usize = 6;
 /// Bytes of a frame's header: the command and the step count (u32, little-endian).
@@ -92,6 +96,8 @@ pub struct Identity {
     pub version: u8,
     /// Whether W/U/V/bias are RAM written over the UART (else ROM baked into the bitstream).
     pub weights_in_ram: bool,
+    /// Whether the lanes hold two rows a word (packed), which the load image's layout follows.
+    pub packed: bool,
     /// Hidden units n.
     pub hidden: u16,
     /// Inputs per step m.
@@ -114,8 +120,12 @@ pub struct Identity {
     pub cycles_per_step: u32,
     /// Clock cycles of silence after which the board abandons a half-received frame.
     pub idle_cycles: u32,
-    /// [`model_hash`] of the model the bitstream was built from.
+    /// [`model_hash`] of the model whose weights the board holds: the one it was built from,
+    /// or (run-time weights) the one last loaded; 0 while a load is under way or after one
+    /// failed.
     pub model_hash: u64,
+    /// [`frame_hash`] of the core: what a model must share to be loaded into it.
+    pub frame_hash: u64,
 }
 
 impl Identity {
@@ -125,7 +135,7 @@ impl Identity {
         b[0] = b'Q';
         b[1] = b'R';
         b[2] = self.version;
-        b[3] = self.weights_in_ram as u8;
+        b[3] = self.weights_in_ram as u8 | (self.packed as u8) << 1;
         b[4..6].copy_from_slice(&self.hidden.to_le_bytes());
         b[6..8].copy_from_slice(&self.inputs.to_le_bytes());
         b[8..10].copy_from_slice(&self.outputs.to_le_bytes());
@@ -138,6 +148,7 @@ impl Identity {
         b[24..28].copy_from_slice(&self.cycles_per_step.to_le_bytes());
         b[28..32].copy_from_slice(&self.idle_cycles.to_le_bytes());
         b[32..40].copy_from_slice(&self.model_hash.to_le_bytes());
+        b[40..48].copy_from_slice(&self.frame_hash.to_le_bytes());
         b
     }
 
@@ -148,11 +159,15 @@ impl Identity {
         }
         let u16_at = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
         let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        let mut hash = [0u8; 8];
-        hash.copy_from_slice(&b[32..40]);
+        let u64_at = |i: usize| {
+            let mut h = [0u8; 8];
+            h.copy_from_slice(&b[i..i + 8]);
+            u64::from_le_bytes(h)
+        };
         Some(Identity {
             version: b[2],
             weights_in_ram: b[3] & 1 == 1,
+            packed: b[3] & 2 == 2,
             hidden: u16_at(4),
             inputs: u16_at(6),
             outputs: u16_at(8),
@@ -164,7 +179,8 @@ impl Identity {
             baud: u32_at(20),
             cycles_per_step: u32_at(24),
             idle_cycles: u32_at(28),
-            model_hash: u64::from_le_bytes(hash),
+            model_hash: u64_at(32),
+            frame_hash: u64_at(40),
         })
     }
 
@@ -195,6 +211,44 @@ pub fn window_for(fifo_bytes: usize, step_bytes: usize) -> usize {
 pub fn model_hash(model: &qornn_sim::QuantizedModel) -> u64 {
     let json = serde_json::to_vec(model).expect("a model always serialises");
     crate::fingerprint::fnv1a(&json)
+}
+
+/// The hash of a core's frame (`qornn_hdl::load`): shape, widths, activation, alignment,
+/// requantiser, lanes and packing — what a model must share with a bitstream of run-time
+/// weights to be loaded into it. FNV-1a of a canonical text of those fields.
+pub fn frame_hash(cfg: &qornn_hdl::CoreConfig) -> u64 {
+    let text = format!(
+        "n={} m={} d={} kw={} kv={} ka={} kx={} A={} Ay={} modrelu={} sw={} su={} M={} r={} P={} packed={}",
+        cfg.hidden,
+        cfg.input,
+        cfg.output,
+        cfg.weight_bits,
+        cfg.output_weight_bits,
+        cfg.activation_bits,
+        cfg.input_bits,
+        cfg.accumulator_bits,
+        cfg.output_accumulator_bits,
+        cfg.modrelu,
+        cfg.w_shift,
+        cfg.u_shift,
+        cfg.multiplier,
+        cfg.shift,
+        cfg.lanes,
+        cfg.packed
+    );
+    crate::fingerprint::fnv1a(text.as_bytes())
+}
+
+/// The payload of a load frame: the model's weight image for a core configured as `cfg`,
+/// then its [`model_hash`] (8 bytes, little-endian), which the board reports once the frame's
+/// checksum has matched.
+pub fn load_payload(
+    model: &qornn_sim::QuantizedModel,
+    cfg: &qornn_hdl::CoreConfig,
+) -> Result<Vec<u8>, qornn_hdl::HdlError> {
+    let mut out = qornn_hdl::load::image(model, cfg)?;
+    out.extend_from_slice(&model_hash(model).to_le_bytes());
+    Ok(out)
 }
 
 /// The checksum byte of a frame: the sum, modulo 256, of its step-count and payload bytes.
@@ -257,7 +311,8 @@ mod tests {
     fn identity() -> Identity {
         Identity {
             version: VERSION,
-            weights_in_ram: false,
+            weights_in_ram: true,
+            packed: true,
             hidden: 128,
             inputs: 1,
             outputs: 10,
@@ -270,6 +325,7 @@ mod tests {
             cycles_per_step: 2_100,
             idle_cycles: 240_000,
             model_hash: 0x0123_4567_89ab_cdef,
+            frame_hash: 0xfedc_ba98_7654_3210,
         }
     }
 
@@ -277,10 +333,10 @@ mod tests {
     fn the_identity_block_round_trips_and_is_laid_out_as_documented() {
         let id = identity();
         let b = id.encode();
-        assert_eq!(&b[..3], b"QR\x02");
-        // n = 128 at bytes 4–5, the hash's low byte first at 32 (docs/board.md's table).
+        assert_eq!(&b[..4], b"QR\x03\x03");
+        // n = 128 at bytes 4–5, the hashes' low bytes first at 32 and 40 (docs/board.md's table).
         assert_eq!((b[4], b[5]), (128, 0));
-        assert_eq!(b[32], 0xef);
+        assert_eq!((b[32], b[40]), (0xef, 0x10));
         assert_eq!(Identity::decode(&b), Some(id));
         let mut bad = b;
         bad[0] = b'X';

@@ -40,13 +40,34 @@ fn byte(b: u8) -> String {
     format!("8'h{b:02x}")
 }
 
-/// The identity block as a case table on `snd_idx`.
-fn identity_rom(identity: &[u8; IDENTITY_BYTES]) -> String {
+/// Where the identity block carries the model hash (8 bytes, little-endian).
+const MODEL_HASH_AT: usize = 32;
+
+/// The identity block as a case table on `snd_idx`; with run-time weights the model hash comes
+/// from the `loaded_hash` register.
+fn identity_rom(identity: &[u8; IDENTITY_BYTES], ram: bool) -> String {
     let mut s = String::new();
     for (i, b) in identity.iter().enumerate() {
-        let _ = writeln!(s, "      {i}: id_byte = 8'h{b:02x};");
+        let k = i.wrapping_sub(MODEL_HASH_AT);
+        if ram && k < 8 {
+            let _ = writeln!(
+                s,
+                "      {i}: id_byte = loaded_hash[{}:{}];",
+                8 * k + 7,
+                8 * k
+            );
+        } else {
+            let _ = writeln!(s, "      {i}: id_byte = 8'h{b:02x};");
+        }
     }
     s
+}
+
+/// The hash the identity block starts with, as a 64-bit Verilog literal.
+fn model_hash_literal(identity: &[u8; IDENTITY_BYTES]) -> String {
+    let mut h = [0u8; 8];
+    h.copy_from_slice(&identity[MODEL_HASH_AT..MODEL_HASH_AT + 8]);
+    format!("64'h{:016x}", u64::from_le_bytes(h))
 }
 
 /// The board top: UART in, FIFO, frames into x_t, the core, answers framed back out.
@@ -57,6 +78,7 @@ pub fn board_top_verilog(
     link: &Link,
 ) -> String {
     let (clk, rx, tx) = ports;
+    let ram = core.load.is_some();
     let xb = bytes_for(core.input_bits);
     let yb = bytes_for(core.output_bits);
     let x_bytes = core.inputs * xb;
@@ -103,11 +125,11 @@ module {top} (input {clk}, input {rx}, output {tx});
   // (pb_*) beside the flags decoded from it, so that the parser's branches start from flops.
   reg [7:0] q_data = 0, pb_data = 0;
   reg q_valid = 0, pb_valid = 0;
-  reg pb_step = 0, pb_s = 0, pb_frame = 0, pb_l = 0, pb_id = 0, pb_timer = 0, pb_nz = 0;
+  reg pb_step = 0, pb_s = 0, pb_frame = 0, pb_l = 0, pb_id = 0, pb_timer = 0, pb_nz = 0, pb_load = 0;
 
   // Parser: a command, then (frames) the step count, the steps and the checksum.
   localparam P_CMD = 2'd0, P_LEN = 2'd1, P_PAY = 2'd2, P_CHK = 2'd3;
-  localparam M_STEP = 2'd0, M_LAST = 2'd1, M_ALL = 2'd2;
+  localparam M_STEP = 2'd0, M_LAST = 2'd1, M_ALL = 2'd2, M_LOAD = 2'd3;
   reg [1:0] pstate = P_CMD;
   reg [1:0] mode = M_STEP;
   reg [1:0] len_idx = 0;
@@ -143,10 +165,17 @@ module {top} (input {clk}, input {rx}, output {tx});
 
   wire y_valid; wire [{ycore}:0] y_data;
   reg y_ready = 0;
+  // Run-time weights: a load frame's payload goes to the core's load port byte by byte; its
+  // last 8 bytes are the model's hash, which the identity reports once the checksum matched
+  // (0 from the frame's start: the memories are being overwritten).
+  reg load_valid = 0, load_first = 0, load_first_due = 0, chk_load = 0;
+  reg [7:0] load_byte = 0;
+  reg [63:0] hash_shift = 0;
+  reg [63:0] loaded_hash = {hash0};
   {module} core (
     .{c_clock}({clk}), .{c_reset}(core_reset),
     .{c_x_valid}(x_valid), .{c_x_ready}(x_ready), .{c_x_data}(x_data), .{c_x_start}(x_start),
-    .{c_y_valid}(y_valid), .{c_y_ready}(y_ready), .{c_y_data}(y_data)
+    .{c_y_valid}(y_valid), .{c_y_ready}(y_ready), .{c_y_data}(y_data){load_ports}
   );
   // y_t as sent: each output sign-extended to {yb} bytes.
   wire [{yw}:0] y_wide;
@@ -234,6 +263,7 @@ module {top} (input {clk}, input {rx}, output {tx});
     keep_d <= 0;
     y_shift_d <= 0;
     tx_start <= 0;
+    load_valid <= 0;
     y_ready <= 0;
     rd_valid <= fifo_re;
     q_valid <= rd_valid;
@@ -247,6 +277,7 @@ module {top} (input {clk}, input {rx}, output {tx});
     pb_id <= q_data == {cmd_identify};
     pb_timer <= q_data == {cmd_timer};
     pb_nz <= q_data != 0;
+    pb_load <= {pb_load};
     if (soft_reset != 0) soft_reset <= soft_reset - 1;
     soft_quiet <= soft_reset == 0 || soft_reset == 1;
     if (fifo_we) wr_ptr <= wr_ptr + 1;
@@ -284,6 +315,10 @@ module {top} (input {clk}, input {rx}, output {tx});
             mode <= pb_l ? M_LAST : M_ALL; pstate <= P_LEN; len_idx <= 0; sum <= 0;
             start_next <= 1; chk_done <= 0;
           end
+          if (pb_load) begin // W: a weight image (run-time weights only)
+            mode <= M_LOAD; pstate <= P_LEN; len_idx <= 0; sum <= 0; chk_done <= 0;
+            loaded_hash <= 0; load_first_due <= 1;
+          end
           if (pb_id) id_due <= 1;                                        // I
           if (pb_timer) begin timer_due <= 1; timer_shift <= cycles; end // T
         end
@@ -300,20 +335,30 @@ module {top} (input {clk}, input {rx}, output {tx});
           end
         end
         P_PAY: begin
-          {x_shift} // bytes arrive low first: a shift, not a decoder
           sum <= sum + pb_data;
-          if (byte_last) begin
-            byte_mark <= 1;
-            have_step <= 1; step_start <= start_next; start_next <= 0;
+          if (mode == M_LOAD) begin // a weight byte (the count is of bytes)
+            load_valid <= 1; load_first <= load_first_due; load_first_due <= 0;
+            load_byte <= pb_data;
+            hash_shift <= {{pb_data, hash_shift[63:8]}};
             steps_left <= steps_dec;
-            if (steps_one) pstate <= mode == M_STEP ? P_CMD : P_CHK;
-          end else byte_mark <= byte_mark << 1;
+            if (steps_one) pstate <= P_CHK;
+          end else begin
+            {x_shift} // bytes arrive low first: a shift, not a decoder
+            if (byte_last) begin
+              byte_mark <= 1;
+              have_step <= 1; step_start <= start_next; start_next <= 0;
+              steps_left <= steps_dec;
+              if (steps_one) pstate <= mode == M_STEP ? P_CMD : P_CHK;
+            end else byte_mark <= byte_mark << 1;
+          end
         end
         P_CHK: begin
           pstate <= P_CMD;
           chk_done <= 1;
           chk_ok <= pb_data == sum;
           chk_empty <= frame_empty;
+          chk_load <= mode == M_LOAD;
+          if (mode == M_LOAD && pb_data == sum && !frame_empty) loaded_hash <= hash_shift;
         end
       endcase
 
@@ -335,8 +380,8 @@ module {top} (input {clk}, input {rx}, output {tx});
       // The frame's status follows its last y_t and its checksum, whichever comes later.
       // (An empty frame has no last y_t: its status follows its checksum alone.) The status is
       // set here only, from registers, so its logic stays shallow.
-      if (chk_done && (final_sent || chk_empty)) begin
-        final_sent <= 0; chk_done <= 0; status_due <= 1;
+      if (chk_done && (final_sent || chk_empty || chk_load)) begin
+        final_sent <= 0; chk_done <= 0; chk_load <= 0; status_due <= 1;
         status_code <= chk_empty ? {err_empty} : chk_ok ? 8'd0 : {err_checksum};
       end
 
@@ -374,7 +419,7 @@ endmodule
             "pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; \
              final_sent <= 0; chk_done <= 0; status_due <= 0; credits <= 0; credits_nz <= 0; credit_give <= 0; keep_d <= 0; \
              snd_kind <= K_NONE; snd_idx <= 0; idle <= {}; abort_now <= 0; \
-             rd_valid <= 0; q_valid <= 0; pb_valid <= 0; byte_mark <= 1;",
+             rd_valid <= 0; q_valid <= 0; pb_valid <= 0; byte_mark <= 1; load_valid <= 0; chk_load <= 0;",
             link.idle_cycles
         ),
         cmd_start = byte(CMD_START),
@@ -397,7 +442,20 @@ endmodule
         aw1 = aw - 1,
         idle = link.idle_cycles,
         idle_w = idle_w,
-        id_rom = identity_rom(&link.identity),
+        id_rom = identity_rom(&link.identity, ram),
+        hash0 = model_hash_literal(&link.identity),
+        pb_load = if ram {
+            format!("q_data == {}", byte(CMD_LOAD))
+        } else {
+            "1'b0".to_string()
+        },
+        load_ports = match &core.load {
+            Some(l) => format!(
+                ",\n    .{}(load_valid), .{}(load_first), .{}(load_byte)",
+                l.valid, l.first, l.byte
+            ),
+            None => String::new(),
+        },
         id_len = IDENTITY_BYTES,
         timer_len = TIMER_BYTES,
         xw = x_bytes * 8 - 1,

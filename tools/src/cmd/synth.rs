@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use qornn_hdl::name::ModuleName;
-use qornn_hdl::{CoreOptions, Multipliers};
+use qornn_hdl::{CoreOptions, Multipliers, WeightStore};
 use qornn_sim::QuantizedModel;
 use qornn_tools::board::{board_design, parse_board, Board, LinkOptions};
 use qornn_tools::report::write_report;
@@ -32,6 +32,10 @@ pub struct SynthArgs {
     /// Multipliers (with --model): dsp, packed (two rows per DSP), lut or mixed:N.
     #[arg(long, default_value = "dsp")]
     multipliers: Multipliers,
+    /// Weights (with --model): rom, baked into the bitstream, or ram, loaded at run time with
+    /// `qornn board load` (one bitstream then serves every model of the same frame).
+    #[arg(long, default_value = "rom", requires = "model")]
+    weights: WeightStore,
     /// A board: its pins, clock and FPGA (with --model).
     #[arg(long, requires = "model", value_parser = parse_board)]
     board: Option<&'static Board>,
@@ -108,7 +112,9 @@ pub fn run(a: SynthArgs) -> Result<ExitCode> {
         (Some(path), _) => {
             let model =
                 QuantizedModel::load(path).with_context(|| format!("{}", path.display()))?;
-            let opts = CoreOptions::with(a.lanes, a.multipliers).with_dsp(target.family().dsp_cell);
+            let opts = CoreOptions::with(a.lanes, a.multipliers)
+                .with_dsp(target.family().dsp_cell)
+                .with_weights(a.weights);
             let top = a
                 .top
                 .clone()

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use qornn_hdl::{verilog, CoreConfig, CoreOptions, DspCell, Multipliers};
+use qornn_hdl::{verilog, CoreConfig, CoreOptions, DspCell, Multipliers, WeightStore};
 use qornn_sim::QuantizedModel;
 use qornn_tools::synth::Target;
 use std::path::PathBuf;
@@ -38,6 +38,11 @@ pub struct VerilogArgs {
     /// a simulation model of it behind `ifndef SYNTHESIS`. Default: the portable `*`.
     #[arg(long, value_parser = super::synth::parse_target)]
     target: Option<Target>,
+    /// Where the weights live: rom (baked in) or ram (the same memories with a write port
+    /// behind a byte-wide load port, `load_valid`/`load_first`/`load_byte`; the image's layout
+    /// is docs/core.md's "Run-time weights").
+    #[arg(long, default_value = "rom")]
+    weights: WeightStore,
     /// The Verilog file to write.
     #[arg(short = 'o', long)]
     output: PathBuf,
@@ -47,7 +52,9 @@ pub struct VerilogArgs {
 pub fn run(a: VerilogArgs) -> Result<ExitCode> {
     let model = QuantizedModel::load(&a.model).with_context(|| format!("{}", a.model.display()))?;
     let dsp = a.target.map_or(DspCell::Inferred, |t| t.family().dsp_cell);
-    let opts = CoreOptions::with(a.lanes, a.multipliers).with_dsp(dsp);
+    let opts = CoreOptions::with(a.lanes, a.multipliers)
+        .with_dsp(dsp)
+        .with_weights(a.weights);
     let cfg = CoreConfig::new(&model, &opts)?;
     if let Some(why) = cfg.packing_refused() {
         eprintln!("note: one row per DSP instead of two (--multipliers packed): {why}");
@@ -56,7 +63,7 @@ pub fn run(a: VerilogArgs) -> Result<ExitCode> {
     qornn_sim::atomic::write(&a.output, text.as_bytes())
         .with_context(|| format!("writing {}", a.output.display()))?;
     println!(
-        "wrote {} (top `{}`, n={} m={} d={}, {} lanes, {} multipliers, {} cycles per step)",
+        "wrote {} (top `{}`, n={} m={} d={}, {} lanes, {} multipliers, {} weights, {} cycles per step)",
         a.output.display(),
         a.top,
         cfg.hidden,
@@ -64,6 +71,7 @@ pub fn run(a: VerilogArgs) -> Result<ExitCode> {
         cfg.output,
         cfg.lanes,
         cfg.multipliers,
+        cfg.weights,
         cfg.cycles_per_step()
     );
     Ok(ExitCode::SUCCESS)

@@ -18,7 +18,7 @@ struct SimBoard {
 
 impl SimBoard {
     fn start(dir: &Path, model: &str, faults: &[&str]) -> SimBoard {
-        let link = dir.join(format!("tty{}", faults.join("")));
+        let link = dir.join(format!("tty{}", faults.join("").replace('-', "")));
         let child = Command::new(env!("CARGO_BIN_EXE_qornn"))
             .args([
                 "board", "sim", "--model", model, "--lanes", "2", "--baud", "3000000",
@@ -128,7 +128,8 @@ fn a_simulated_board_runs_sequences_through_a_pseudo_terminal() {
     let o = qornn(&["board", "info", "--port", board.port(), "--json"], d);
     assert!(o.status.success(), "{}", text(&o));
     let id: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(id["version"], 2);
+    assert_eq!(id["version"], 3);
+    assert_eq!(id["weights_in_ram"], false);
     assert_eq!(
         (id["hidden"].as_u64(), id["outputs"].as_u64()),
         (Some(8), Some(2))
@@ -198,4 +199,88 @@ fn a_byte_lost_or_corrupted_on_the_line_is_detected_and_the_run_recovers() {
     let o = run_on(&board, d, "a.json", &["--retries", "0"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("checksum mismatch"), "{}", text(&o));
+}
+
+/// Model a with the rows of W, U, b, V and c reversed: another model of a's frame (each row
+/// keeps its weights, so the same widths hold), written by the test, not by qornn.
+fn same_frame(d: &Path) {
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("a.json")).unwrap()).unwrap();
+    for key in ["w", "u", "b", "v", "c"] {
+        m[key].as_array_mut().unwrap().reverse();
+    }
+    std::fs::write(d.join("c.json"), serde_json::to_string(&m).unwrap()).unwrap();
+}
+
+#[test]
+fn weights_loaded_at_run_time_serve_another_model_of_the_frame() {
+    if !have(&["verilator"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    same_frame(d);
+    // Bytes 0-3 are identify requests (info, the refused run, the refused load, the load);
+    // byte 30 falls in the first load frame.
+    let board = SimBoard::start(d, "a.json", &["--weights", "ram", "--corrupt-data", "30"]);
+    let info = |d: &Path| -> serde_json::Value {
+        let o = qornn(&["board", "info", "--port", board.port(), "--json"], d);
+        assert!(o.status.success(), "{}", text(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let before = info(d);
+    assert_eq!(before["weights_in_ram"], true);
+    // The bitstream powers up with a's weights, and runs c only once c is loaded.
+    let o = run_on(&board, d, "c.json", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("load them first"), "{}", text(&o));
+    let load = |model: &str| {
+        qornn(
+            &[
+                "board",
+                "load",
+                "--port",
+                board.port(),
+                "--baud",
+                "3000000",
+                "--model",
+                model,
+            ],
+            d,
+        )
+    };
+    // b is another frame (its own widths and requantiser): refused, nothing sent.
+    let o = load("b.json");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("does not share the bitstream's frame"),
+        "{}",
+        text(&o)
+    );
+    // c goes in; the corrupted byte fails the first attempt's checksum and the retry lands.
+    let o = load("c.json");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("checksum mismatch") && text(&o).contains("loaded c.json"),
+        "{}",
+        text(&o)
+    );
+    let after = info(d);
+    assert_ne!(after["model_hash"], before["model_hash"]);
+    assert_eq!(after["frame_hash"], before["frame_hash"]);
+    for mode in ["last", "all"] {
+        let o = run_on(&board, d, "c.json", &["--mode", mode]);
+        assert!(o.status.success(), "{mode}: {}", text(&o));
+        assert!(
+            text(&o).contains("every output equals the golden model's"),
+            "{}",
+            text(&o)
+        );
+    }
+    // And back to a, which now also runs from loaded weights.
+    let o = load("a.json");
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run_on(&board, d, "a.json", &["--mode", "all"]);
+    assert!(o.status.success(), "{}", text(&o));
 }

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+mod load;
 mod sim;
+pub use load::LoadArgs;
 pub use sim::SimArgs;
 
 /// The board verbs.
@@ -29,6 +31,15 @@ answering).\n\nExample:\n  qornn board run --port /dev/ttyUSB1 --baud 3000000 --
     /// Ask a board what it holds: protocol, shape, widths, clock, line rate, model hash.
     #[command(after_help = "Example:\n  qornn board info --port /dev/ttyUSB1 --baud 3000000")]
     Info(InfoArgs),
+    /// Write a model's weights into a bitstream built with run-time weights
+    /// (`qornn synth --weights ram`): one bitstream then serves every model of its frame.
+    #[command(
+        after_help = "The model must share the bitstream's frame: shape, widths, activation, \
+alignment shifts and requantiser (M, r). The board checks the frame's checksum and then reports \
+the model's hash, which `qornn board run` checks.\n\nExample:\n  qornn board load --port \
+/dev/ttyUSB1 --baud 3000000 --model model.json"
+    )]
+    Load(LoadArgs),
     /// A simulated board: the board top of a model under Verilator, its UART on a
     /// pseudo-terminal that `qornn board run --port LINK` talks to (until stopped).
     #[command(
@@ -94,10 +105,11 @@ pub fn run(c: BoardCommand) -> Result<ExitCode> {
         BoardCommand::Run(a) => run_sequences(a),
         BoardCommand::Info(a) => info(a),
         BoardCommand::Sim(a) => sim::run(a),
+        BoardCommand::Load(a) => load::run(a),
     }
 }
 
-fn open(p: &PortArgs) -> Result<Host<Box<dyn serialport::SerialPort>>> {
+pub(crate) fn open(p: &PortArgs) -> Result<Host<Box<dyn serialport::SerialPort>>> {
     if !(p.timeout.is_finite() && p.timeout > 0.0) {
         bail!("--timeout {}: give a positive number of seconds", p.timeout);
     }
@@ -112,7 +124,7 @@ fn open(p: &PortArgs) -> Result<Host<Box<dyn serialport::SerialPort>>> {
 }
 
 /// Identify, after dropping whatever an earlier run left on the line.
-fn identify(host: &mut Host<Box<dyn serialport::SerialPort>>) -> Result<Identity> {
+pub(crate) fn identify(host: &mut Host<Box<dyn serialport::SerialPort>>) -> Result<Identity> {
     let id = host
         .resync(Duration::from_millis(100), 3)
         .context("the board does not identify itself")?;
@@ -152,6 +164,7 @@ fn info(a: InfoArgs) -> Result<ExitCode> {
         id.idle_cycles
     );
     println!("  model     hash {:016x}", id.model_hash);
+    println!("  frame     hash {:016x}", id.frame_hash);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -180,6 +193,15 @@ fn check_model(
         );
     }
     let hash = protocol::model_hash(model);
+    if id.model_hash != hash && !ignore_hash && id.weights_in_ram {
+        bail!(
+            "the board holds another model's weights (hash {:016x}; {} is {hash:016x}): load \
+             them first (`qornn board load --model {}`), or pass --ignore-model-hash",
+            id.model_hash,
+            path.display(),
+            path.display()
+        );
+    }
     if id.model_hash != hash && !ignore_hash {
         bail!(
             "the board holds another model (hash {:016x}; {} is {hash:016x}): flash the \

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use qornn_hdl::{CoreOptions, Multipliers};
+use qornn_hdl::{CoreOptions, Multipliers, WeightStore};
 use qornn_sim::QuantizedModel;
 use qornn_tools::board::bridge::{self, Faults};
 use qornn_tools::board::{board_design, parse_board, Board, LinkOptions};
@@ -20,6 +20,9 @@ pub struct SimArgs {
     /// Multipliers: dsp, packed (two rows per DSP), lut or mixed:N.
     #[arg(long, default_value = "dsp")]
     multipliers: Multipliers,
+    /// Weights: rom (baked in) or ram (loaded with `qornn board load`).
+    #[arg(long, default_value = "rom")]
+    weights: WeightStore,
     /// Simulate this board's clock and ports (default: 12 MHz, ports CLK/RX/TX).
     #[arg(long, value_parser = parse_board)]
     board: Option<&'static Board>,
@@ -47,7 +50,7 @@ pub struct SimArgs {
 pub fn run(a: SimArgs) -> Result<std::process::ExitCode> {
     let model = QuantizedModel::load(&a.model).with_context(|| format!("{}", a.model.display()))?;
     let board = a.board;
-    let opts = CoreOptions::with(a.lanes, a.multipliers);
+    let opts = CoreOptions::with(a.lanes, a.multipliers).with_weights(a.weights);
     let link = LinkOptions {
         baud: a.baud,
         idle_ms: a.idle_ms,
@@ -61,9 +64,10 @@ pub fn run(a: SimArgs) -> Result<std::process::ExitCode> {
     let built = bridge::build(&design, top, &a.cache)?;
     let id = &design.identity;
     eprintln!(
-        "board sim: n = {}, {} lanes, {} MHz, {} baud ({} clocks per bit); its terminal is {}",
+        "board sim: n = {}, {} lanes, {} weights, {} MHz, {} baud ({} clocks per bit); its terminal is {}",
         id.hidden,
         id.lanes,
+        a.weights,
         id.clock_hz as f64 / 1e6,
         id.baud,
         design.link.clocks_per_bit,
