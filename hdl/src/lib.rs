@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod board;
 pub mod config;
 pub mod core;
 pub mod dsp;

@@ -44,7 +44,7 @@ fn the_board_top_answers_with_the_golden_outputs() {
         let design = format!(
             "{}\n{}\n{}\n{}",
             verilog::emit(&model, &opts, "core").unwrap(),
-            uart_verilog(),
+            uart_verilog(cpb),
             board_top_verilog(&ports, "board_top", io, &Link::for_simulation(cpb)),
             uart_testbench_verilog(
                 "board_top",

@@ -39,7 +39,7 @@ fn design(s: Shape, cpb: u32, host: &[u8], step: usize, answer: usize) -> String
     let Shape { m, kx, d, ky } = s;
     format!(
         "{}{}{}{}",
-        uart_verilog(),
+        uart_verilog(cpb),
         stand_in_core(m, kx, d, ky),
         board_top_verilog(
             &ports(m, kx, d, ky),
@@ -143,4 +143,135 @@ fn v2_frames_answer_with_credits_outputs_and_a_checksum_status() {
         got.extend(run_uart_testbench(&design(shape, cpb, f, f.len(), n)));
     }
     assert_eq!(got, want);
+}
+
+/// One clock of stimulus for the UART pair: the receive line, and a send request with its byte.
+#[derive(Clone, Copy)]
+struct UartIn {
+    rx: u64,
+    start: u64,
+    data: u8,
+}
+
+/// A line of 8N1 bytes at `cpb` clocks a bit with uneven gaps, one byte's stop bit low (a
+/// framing error) and a byte right after it; send requests at pseudo-random clocks.
+fn uart_stimulus(cpb: usize) -> Vec<UartIn> {
+    let mut line = vec![1u64; 2 * cpb];
+    let mut r = 0x2545_f491_u64;
+    let mut next = |n: u64| {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        r % n
+    };
+    for i in 0..12 {
+        let b = next(256) as u8;
+        let mut bits = vec![0u64];
+        bits.extend((0..8).map(|k| ((b >> k) & 1) as u64));
+        bits.push((i != 5) as u64);
+        for bit in bits {
+            line.extend(std::iter::repeat_n(bit, cpb));
+        }
+        line.extend(std::iter::repeat_n(1, 1 + next(2 * cpb as u64) as usize));
+    }
+    line.extend(std::iter::repeat_n(1, 12 * cpb));
+    line.iter()
+        .map(|&rx| UartIn {
+            rx,
+            start: (next(7) == 0) as u64,
+            data: next(256) as u8,
+        })
+        .collect()
+}
+
+/// The rust-hdl models' outputs after each rising edge: `valid data tx busy`.
+fn uart_model_trace(cpb: u32, stim: &[UartIn]) -> Vec<String> {
+    use qornn_hdl::board::uart::{UartRx, UartTx};
+    use rust_hdl::prelude::*;
+    let (mut rx, mut tx) = (UartRx::new(cpb), UartTx::new(cpb));
+    rx.connect_all();
+    tx.connect_all();
+    let mut out = Vec::new();
+    for s in stim {
+        rx.rx.next = s.rx;
+        tx.start.next = s.start;
+        tx.data.next = s.data as u64;
+        for level in [true, false] {
+            rx.clock.next = Clock { clk: level };
+            tx.clock.next = Clock { clk: level };
+            simulate(&mut rx, 10);
+            simulate(&mut tx, 10);
+            if level {
+                out.push(format!(
+                    "{} {:02x} {} {}",
+                    rx.valid.val(),
+                    rx.data.val(),
+                    tx.tx.val(),
+                    tx.busy.val()
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The emitted Verilog's outputs under Icarus, the same way.
+fn uart_verilog_trace(cpb: u32, stim: &[UartIn]) -> Vec<String> {
+    let mut tb = uart_verilog(cpb);
+    tb += "module tb;\n  reg clock = 0, reset = 0, rx = 1, start = 0; reg [7:0] d = 0;\n  \
+           wire valid, tx, busy; wire [7:0] data;\n  \
+           qornn_uart_rx r(.clock(clock), .reset(reset), .rx(rx), .valid(valid), .data(data));\n  \
+           qornn_uart_tx t(.clock(clock), .reset(reset), .start(start), .data(d), .tx(tx), .busy(busy));\n  \
+           initial begin\n";
+    for s in stim {
+        tb += &format!(
+            "    rx = {}; start = {}; d = 8'h{:02x}; #1 clock = 1; #1 $display(\"T %0d %02x %0d %0d\", valid, data, tx, busy); clock = 0;\n",
+            s.rx, s.start, s.data
+        );
+    }
+    tb += "    $display(\"DONE\");\n  end\nendmodule\n";
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("tb.v");
+    std::fs::write(&v, tb).unwrap();
+    let exe = dir.path().join("tb.vvp");
+    let c = std::process::Command::new("iverilog")
+        .arg("-o")
+        .arg(&exe)
+        .arg(&v)
+        .output()
+        .unwrap();
+    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+    let r = std::process::Command::new("vvp")
+        .arg("-n")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&r.stdout).to_string();
+    assert!(text.contains("DONE"), "{text}");
+    text.lines()
+        .filter_map(|l| l.strip_prefix("T "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_uart_verilog_and_its_rust_hdl_model_agree_clock_for_clock() {
+    if !tools_present() {
+        return;
+    }
+    for cpb in [4u32, 7] {
+        let stim = uart_stimulus(cpb as usize);
+        let model = uart_model_trace(cpb, &stim);
+        let verilog = uart_verilog_trace(cpb, &stim);
+        assert_eq!(model.len(), verilog.len());
+        if let Some(t) = (0..model.len()).find(|&t| model[t] != verilog[t]) {
+            panic!(
+                "{cpb} clocks per bit, clock {t}: model `{}`, Verilog `{}`",
+                model[t], verilog[t]
+            );
+        }
+        // The trace is not idle: bytes were received and sent.
+        assert!(model.iter().filter(|l| l.starts_with('1')).count() >= 10);
+        assert!(model.iter().any(|l| l.ends_with('1')));
+    }
 }

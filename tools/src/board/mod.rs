@@ -11,12 +11,11 @@ pub mod bridge;
 pub mod host;
 pub mod protocol;
 pub mod testbench;
-pub mod uart;
 pub mod verilog;
 
 pub use protocol::{bytes_for, decode_outputs, encode_sequence, Identity};
+pub use qornn_hdl::board::uart::uart_verilog;
 pub use testbench::uart_testbench_verilog;
-pub use uart::uart_verilog;
 pub use verilog::{board_top_verilog, Link};
 
 /// A board this project has pin constraints for.
@@ -208,7 +207,7 @@ pub fn board_design(
     };
     let text = format!(
         "{core}\n{}\n{}",
-        uart_verilog(),
+        uart_verilog(cpb),
         board_top_verilog(&ports, top, pins, &link)
     );
     Ok(BoardDesign {

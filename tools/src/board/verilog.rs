@@ -102,9 +102,9 @@ module {top} (input {clk}, input {rx}, output {tx});
   reg soft_quiet = 1;          // soft_reset == 0, registered (cleared with the abort itself)
 
   wire rx_valid; wire [7:0] rx_data;
-  qornn_uart_rx #(.CLKS_PER_BIT({cpb})) uart_rx (.clock({clk}), .reset(reset), .rx({rx}), .valid(rx_valid), .data(rx_data));
+  qornn_uart_rx uart_rx (.clock({clk}), .reset(reset), .rx({rx}), .valid(rx_valid), .data(rx_data));
   reg tx_start = 0; reg [7:0] tx_data = 0; wire tx_busy;
-  qornn_uart_tx #(.CLKS_PER_BIT({cpb})) uart_tx (.clock({clk}), .reset(reset), .start(tx_start), .data(tx_data), .tx({tx}), .busy(tx_busy));
+  qornn_uart_tx uart_tx (.clock({clk}), .reset(reset), .start(tx_start), .data(tx_data), .tx({tx}), .busy(tx_busy));
 
   // The receive FIFO ({fifo} bytes, one block RAM): bytes wait here while the core works.
   reg [7:0] fifo [0:{fifo_last}];
@@ -435,7 +435,6 @@ endmodule
         err_timeout = byte(ErrorCode::Timeout.byte()),
         err_empty = byte(ErrorCode::Empty.byte()),
         err_overflow = byte(ErrorCode::Overflow.byte()),
-        cpb = link.clocks_per_bit,
         fifo = link.fifo_bytes,
         fifo_last = (1usize << aw) - 1,
         aw = aw,
