@@ -8,7 +8,7 @@ use qornn_sim::{Bits, Golden, Shape};
 use qornn_tests::{require_tool, run_uart_testbench};
 use qornn_tools::board::{
     board_top_verilog, bytes_for, decode_outputs, encode_sequence, uart_testbench_verilog,
-    uart_verilog, CorePorts, Link,
+    CorePorts, Link,
 };
 
 #[test]
@@ -42,9 +42,8 @@ fn the_board_top_answers_with_the_golden_outputs() {
         let io = ("clk", "rx", "tx");
         let cpb = 8;
         let design = format!(
-            "{}\n{}\n{}\n{}",
+            "{}\n{}\n{}",
             verilog::emit(&model, &opts, "core").unwrap(),
-            uart_verilog(cpb),
             board_top_verilog(&ports, "board_top", io, &Link::for_simulation(cpb)),
             uart_testbench_verilog(
                 "board_top",

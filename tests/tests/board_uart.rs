@@ -38,8 +38,7 @@ fn design(s: Shape, cpb: u32, host: &[u8], step: usize, answer: usize) -> String
     let io = ("clk", "rx", "tx");
     let Shape { m, kx, d, ky } = s;
     format!(
-        "{}{}{}{}",
-        uart_verilog(cpb),
+        "{}{}{}",
         stand_in_core(m, kx, d, ky),
         board_top_verilog(
             &ports(m, kx, d, ky),

@@ -11,12 +11,12 @@ pub mod bridge;
 pub mod host;
 pub mod protocol;
 pub mod testbench;
-pub mod verilog;
 
 pub use protocol::{bytes_for, decode_outputs, encode_sequence, Identity};
+pub use qornn_hdl::board::top::board_top_verilog;
 pub use qornn_hdl::board::uart::uart_verilog;
+pub use qornn_hdl::board::Link;
 pub use testbench::uart_testbench_verilog;
-pub use verilog::{board_top_verilog, Link};
 
 /// A board this project has pin constraints for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,11 +205,7 @@ pub fn board_design(
         idle_cycles,
         identity: identity.encode(),
     };
-    let text = format!(
-        "{core}\n{}\n{}",
-        uart_verilog(cpb),
-        board_top_verilog(&ports, top, pins, &link)
-    );
+    let text = format!("{core}\n{}", board_top_verilog(&ports, top, pins, &link));
     Ok(BoardDesign {
         verilog: text,
         cfg,

@@ -1,47 +1,14 @@
-//! The board top's Verilog: the 8N1 UART, a byte FIFO, the frame parser that feeds the core,
-//! and the sender that answers (credits, outputs, status, identity, timer). The protocol is
-//! `docs/board.md`; its bytes are [`super::protocol`]'s constants.
+//! The framer's Verilog (the body of its module; rust-hdl declares the ports): the same
+//! registers as [`super::framer::Framer`]'s `update()`, which the tests hold it to.
 
+use super::framer::{Shape, MODEL_HASH_AT};
 use super::protocol::*;
-use super::CorePorts;
 use std::fmt::Write;
-
-/// How the board top talks: line rate, FIFO, silence timeout and the identity it reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Link {
-    /// Clock cycles per UART bit (≥ 4).
-    pub clocks_per_bit: u32,
-    /// Bytes of the receive FIFO (a power of two; 512 is one iCE40 block RAM).
-    pub fifo_bytes: usize,
-    /// Cycles of silence mid-frame after which the board abandons the frame.
-    pub idle_cycles: u32,
-    /// The identity block the board sends on `I`.
-    pub identity: [u8; IDENTITY_BYTES],
-}
-
-impl Link {
-    /// The default FIFO: one iCE40 block RAM (512 × 8).
-    pub const FIFO_BYTES: usize = 512;
-
-    /// A link at `clocks_per_bit` with the default FIFO, a silence timeout of 64 bytes' time
-    /// (for simulations) and an identity of zeros; boards use [`super::board_design`].
-    pub fn for_simulation(clocks_per_bit: u32) -> Link {
-        Link {
-            clocks_per_bit,
-            fifo_bytes: Self::FIFO_BYTES,
-            idle_cycles: 640 * clocks_per_bit,
-            identity: [0; IDENTITY_BYTES],
-        }
-    }
-}
 
 /// A protocol byte as a Verilog literal.
 fn byte(b: u8) -> String {
     format!("8'h{b:02x}")
 }
-
-/// Where the identity block carries the model hash (8 bytes, little-endian).
-const MODEL_HASH_AT: usize = 32;
 
 /// The identity block as a case table on `snd_idx`; with run-time weights the model hash comes
 /// from the `loaded_hash` register.
@@ -63,48 +30,51 @@ fn identity_rom(identity: &[u8; IDENTITY_BYTES], ram: bool) -> String {
     s
 }
 
-/// The hash the identity block starts with, as a 64-bit Verilog literal.
-fn model_hash_literal(identity: &[u8; IDENTITY_BYTES]) -> String {
-    let mut h = [0u8; 8];
-    h.copy_from_slice(&identity[MODEL_HASH_AT..MODEL_HASH_AT + 8]);
-    format!("64'h{:016x}", u64::from_le_bytes(h))
-}
-
-/// The board top: UART in, FIFO, frames into x_t, the core, answers framed back out.
-pub fn board_top_verilog(
-    core: &CorePorts,
-    top: &str,
-    ports: (&str, &str, &str),
-    link: &Link,
-) -> String {
-    let (clk, rx, tx) = ports;
-    let ram = core.load.is_some();
-    let xb = bytes_for(core.input_bits);
-    let yb = bytes_for(core.output_bits);
-    let x_bytes = core.inputs * xb;
-    let y_bytes = core.outputs * yb;
-    let (m, kx, d, ky) = (core.inputs, core.input_bits, core.outputs, core.output_bits);
-    let aw = link.fifo_bytes.max(2).next_power_of_two().trailing_zeros();
-    let idle_w = 32 - link.idle_cycles.max(1).leading_zeros() + 1;
+/// The module body.
+pub(super) fn body(s: &Shape) -> String {
+    let (m, kx, d, ky) = (s.m, s.kx, s.d, s.ky);
+    let (xb, yb) = (s.xb, s.yb);
+    let (x_bytes, y_bytes) = (s.x_bytes(), s.y_bytes());
+    let aw = s.aw;
+    let idle_w = s.idle_w;
+    let x_unpack = format!(
+        "{{{}}}",
+        (0..m)
+            .rev()
+            .map(|j| format!("x_shift[{}:{}]", j * xb * 8 + kx - 1, j * xb * 8))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let clear = format!(
+            "pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; \
+             final_sent <= 0; chk_done <= 0; status_due <= 0; credits <= 0; credits_nz <= 0; credit_give <= 0; keep_d <= 0; \
+             snd_kind <= K_NONE; snd_idx <= 0; idle <= {}; abort_now <= 0; \
+             rd_valid <= 0; q_valid <= 0; pb_valid <= 0; byte_mark <= 1; load_valid <= 0; chk_load <= 0;",
+            s.idle
+        );
+    let hash0 = format!("64'h{:016x}", s.hash0());
+    let pb_load = if s.ram {
+        format!("q_data == {}", byte(CMD_LOAD))
+    } else {
+        "1'b0".to_string()
+    };
     let mut v = String::new();
     let _ = write!(
         v,
-        r#"// qornn board top, protocol v2 (docs/board.md): the core behind a UART byte stream.
-module {top} (input {clk}, input {rx}, output {tx});
+        r#"// The board's framer, protocol v3 (docs/board.md): FIFO, parser, sender.
+  initial begin
+    tx_start = 0; tx_data = 0; por_reset = 1; core_reset = 1; x_valid = 0; x_start = 0;
+    x_data = 0; y_ready = 0; load_valid = 0; load_first = 0; load_byte = 0;
+  end
   // Power-on reset: 16 cycles. `soft_reset` resets the core and the framing after an abandoned frame.
   reg [4:0] por = 0;
   wire reset = !por[4];
-  always @(posedge {clk}) if (!por[4]) por <= por + 1;
+  always @(posedge clock) if (!por[4]) por <= por + 1;
+  always @(posedge clock) por_reset <= reset;
   reg [2:0] soft_reset = 0;
   // Registered: the core's reset reaches every flop of the core, so it starts at one.
-  reg core_reset = 1;
-  always @(posedge {clk}) core_reset <= reset || soft_reset != 0;
+  always @(posedge clock) core_reset <= reset || soft_reset != 0;
   reg soft_quiet = 1;          // soft_reset == 0, registered (cleared with the abort itself)
-
-  wire rx_valid; wire [7:0] rx_data;
-  qornn_uart_rx uart_rx (.clock({clk}), .reset(reset), .rx({rx}), .valid(rx_valid), .data(rx_data));
-  reg tx_start = 0; reg [7:0] tx_data = 0; wire tx_busy;
-  qornn_uart_tx uart_tx (.clock({clk}), .reset(reset), .start(tx_start), .data(tx_data), .tx({tx}), .busy(tx_busy));
 
   // The receive FIFO ({fifo} bytes, one block RAM): bytes wait here while the core works.
   reg [7:0] fifo [0:{fifo_last}];
@@ -112,12 +82,12 @@ module {top} (input {clk}, input {rx}, output {tx});
   // Empty and full are registered from the pointers, a cycle late: a read is never issued in
   // the cycle after another (rd_valid), and a write waits at most one cycle longer to be seen.
   reg fifo_empty = 1, fifo_full = 0;
-  always @(posedge {clk}) begin
+  always @(posedge clock) begin
     fifo_empty <= wr_ptr == rd_ptr;
     fifo_full <= wr_ptr[{aw1}:0] == rd_ptr[{aw1}:0] && wr_ptr[{aw}] != rd_ptr[{aw}];
   end
   wire fifo_we = rx_valid && !fifo_full;
-  always @(posedge {clk}) if (fifo_we) fifo[wr_ptr[{aw1}:0]] <= rx_data;
+  always @(posedge clock) if (fifo_we) fifo[wr_ptr[{aw1}:0]] <= rx_data;
   // No initial value, as the block RAM's output register has none on the device.
   reg [7:0] rd_data;
   reg rd_valid = 0;
@@ -151,32 +121,14 @@ module {top} (input {clk}, input {rx}, output {tx});
   reg have_step = 0, step_start = 0;
   wire want_byte = !(pstate == P_PAY && have_step);
   wire fifo_re = !fifo_empty && !rd_valid && !q_valid && !pb_valid && want_byte && soft_quiet;
-  always @(posedge {clk}) if (fifo_re) rd_data <= fifo[rd_ptr[{aw1}:0]];
+  always @(posedge clock) if (fifo_re) rd_data <= fifo[rd_ptr[{aw1}:0]];
 
-  // The step the core sees: element j in bits [j*{kx} +: {kx}].
-  reg [{xw}:0] x_hold = 0;
-  reg x_valid = 0, x_start = 0;
-  wire x_ready;
-  wire [{xcore}:0] x_data;
-  genvar j;
-  generate for (j = 0; j < {m}; j = j + 1) begin : unpack_x
-    assign x_data[j*{kx} +: {kx}] = x_hold[j*{xb8} +: {kx}];
-  end endgenerate
-
-  wire y_valid; wire [{ycore}:0] y_data;
-  reg y_ready = 0;
   // Run-time weights: a load frame's payload goes to the core's load port byte by byte; its
   // last 8 bytes are the model's hash, which the identity reports once the checksum matched
   // (0 from the frame's start: the memories are being overwritten).
-  reg load_valid = 0, load_first = 0, load_first_due = 0, chk_load = 0;
-  reg [7:0] load_byte = 0;
+  reg load_first_due = 0, chk_load = 0;
   reg [63:0] hash_shift = 0;
   reg [63:0] loaded_hash = {hash0};
-  {module} core (
-    .{c_clock}({clk}), .{c_reset}(core_reset),
-    .{c_x_valid}(x_valid), .{c_x_ready}(x_ready), .{c_x_data}(x_data), .{c_x_start}(x_start),
-    .{c_y_valid}(y_valid), .{c_y_ready}(y_ready), .{c_y_data}(y_data){load_ports}
-  );
   // y_t as sent: each output sign-extended to {yb} bytes.
   wire [{yw}:0] y_wide;
   genvar k;
@@ -199,7 +151,7 @@ module {top} (input {clk}, input {rx}, output {tx});
   // y_buf loads and shifts on registered strobes, in a block of its own, so its wide enable is
   // one flop away. The core holds y_data through the handshake cycle, when keep_d loads it.
   reg keep_d = 0, final_d = 0, y_shift_d = 0;
-  always @(posedge {clk}) begin
+  always @(posedge clock) begin
     if (keep_d) y_buf <= y_wide;
     else if (y_shift_d) y_buf <= y_buf >> 8;
   end
@@ -218,7 +170,7 @@ module {top} (input {clk}, input {rx}, output {tx});
   reg abort_now = 0;            // the silence ran out, or a byte met a full FIFO (registered)
   // The silence condition, a cycle late: a frame is incomplete and nothing is queued.
   reg silent = 0;
-  always @(posedge {clk})
+  always @(posedge clock)
     silent <= pstate != P_CMD && fifo_empty && !rd_valid && !q_valid && !pb_valid && !(pstate == P_PAY && have_step) && !rx_valid;
   reg [7:0] abort_why = 0;
 
@@ -248,7 +200,7 @@ module {top} (input {clk}, input {rx}, output {tx});
   // A step taken in a last-output frame, registered: the core's x_ready stays off the adder.
   reg credit_give = 0;
 
-  always @(posedge {clk}) begin
+  always @(posedge clock) begin
     cycles_lo <= cycles_lo + 1;
     cycles_carry <= cycles_lo == 24'hfffffe;
     if (cycles_carry) cycles_hi <= cycles_hi + 1;
@@ -365,7 +317,7 @@ module {top} (input {clk}, input {rx}, output {tx});
       // Hand the assembled step to the core.
       if (x_valid && x_ready) x_valid <= 0;
       else if (have_step && !x_valid) begin
-        x_hold <= x_shift; x_start <= step_start; x_valid <= 1; have_step <= 0;
+        x_data <= {x_unpack}; x_start <= step_start; x_valid <= 1; have_step <= 0;
       end
 
       // Take y_t from the core: kept to send, or (last-output frames, not the last step) let go.
@@ -413,15 +365,8 @@ module {top} (input {clk}, input {rx}, output {tx});
       end
     end
   end
-endmodule
 "#,
-        clear = format!(
-            "pstate <= P_CMD; have_step <= 0; x_valid <= 0; y_full <= 0; y_final <= 0; \
-             final_sent <= 0; chk_done <= 0; status_due <= 0; credits <= 0; credits_nz <= 0; credit_give <= 0; keep_d <= 0; \
-             snd_kind <= K_NONE; snd_idx <= 0; idle <= {}; abort_now <= 0; \
-             rd_valid <= 0; q_valid <= 0; pb_valid <= 0; byte_mark <= 1; load_valid <= 0; chk_load <= 0;",
-            link.idle_cycles
-        ),
+        clear = clear,
         cmd_start = byte(CMD_START),
         cmd_next = byte(CMD_NEXT),
         cmd_last = byte(CMD_LAST),
@@ -435,26 +380,15 @@ endmodule
         err_timeout = byte(ErrorCode::Timeout.byte()),
         err_empty = byte(ErrorCode::Empty.byte()),
         err_overflow = byte(ErrorCode::Overflow.byte()),
-        fifo = link.fifo_bytes,
+        fifo = 1usize << aw,
         fifo_last = (1usize << aw) - 1,
         aw = aw,
         aw1 = aw - 1,
-        idle = link.idle_cycles,
+        idle = s.idle,
         idle_w = idle_w,
-        id_rom = identity_rom(&link.identity, ram),
-        hash0 = model_hash_literal(&link.identity),
-        pb_load = if ram {
-            format!("q_data == {}", byte(CMD_LOAD))
-        } else {
-            "1'b0".to_string()
-        },
-        load_ports = match &core.load {
-            Some(l) => format!(
-                ",\n    .{}(load_valid), .{}(load_first), .{}(load_byte)",
-                l.valid, l.first, l.byte
-            ),
-            None => String::new(),
-        },
+        id_rom = identity_rom(&s.identity, s.ram),
+        hash0 = hash0,
+        pb_load = pb_load,
         id_len = IDENTITY_BYTES,
         timer_len = TIMER_BYTES,
         xw = x_bytes * 8 - 1,
@@ -463,31 +397,19 @@ endmodule
         } else {
             format!("x_shift <= {{pb_data, x_shift[{}:8]}};", x_bytes * 8 - 1)
         },
-        xcore = m * kx as usize - 1,
-        xb8 = xb * 8,
         x_last = x_bytes - 1,
-        ycore = d * ky as usize - 1,
         yw = y_bytes * 8 - 1,
         yb8 = yb * 8,
-        y_ext = if yb * 8 == ky as usize {
+        y_ext = if yb * 8 == ky {
             format!("y_data[k*{ky} +: {ky}]")
         } else {
             format!(
                 "{{{{{}{{y_data[k*{ky} + {}]}}}}, y_data[k*{ky} +: {ky}]}}",
-                yb * 8 - ky as usize,
+                yb * 8 - ky,
                 ky - 1
             )
         },
-        module = core.module,
-        c_clock = core.clock,
-        c_reset = core.reset,
-        c_x_valid = core.x_valid,
-        c_x_ready = core.x_ready,
-        c_x_data = core.x_data,
-        c_x_start = core.x_start,
-        c_y_valid = core.y_valid,
-        c_y_ready = core.y_ready,
-        c_y_data = core.y_data,
+        x_unpack = x_unpack,
     );
     v
 }
