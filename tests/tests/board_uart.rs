@@ -3,12 +3,14 @@
 //! stand-in with the real core's streaming ports (a running sum of the inputs, cleared on a
 //! sequence start), so that the framing is checked on its own; `board_core.rs` runs the v1
 //! path with the emitted QORNN core, and the CLI's `board` tests run v2 with it under
-//! Verilator through a pseudo-terminal.
+//! Verilator through a pseudo-terminal. The board's blocks (`qornn_hdl::board`: UART and
+//! framer) are also held to their rust-hdl models here, clock for clock on the same inputs.
 
 use qornn_tests::{require_tool, run_uart_testbench, stand_in_core, stand_in_ports as ports};
 use qornn_tools::board::protocol::{checksum, frame_header, CMD_ALL, CMD_LAST};
 use qornn_tools::board::{
-    board_top_verilog, decode_outputs, encode_sequence, uart_testbench_verilog, uart_verilog, Link,
+    board_top_verilog, decode_outputs, encode_sequence, uart_testbench_verilog, uart_verilog,
+    CorePorts, Link,
 };
 
 /// The stand-in's outputs: the running sum of input 0 times k + 1, wrapped to A_y bits.
@@ -272,5 +274,259 @@ fn the_uart_verilog_and_its_rust_hdl_model_agree_clock_for_clock() {
         // The trace is not idle: bytes were received and sent.
         assert!(model.iter().filter(|l| l.starts_with('1')).count() >= 10);
         assert!(model.iter().any(|l| l.ends_with('1')));
+    }
+}
+
+/// One clock of the framer's inputs.
+#[derive(Clone, Copy)]
+struct FramerIn {
+    rx_valid: bool,
+    rx_data: u8,
+    tx_busy: bool,
+    x_ready: bool,
+    y_valid: bool,
+    y_seed: u64,
+}
+
+/// A byte script through every command (identify, timer, both frame kinds with good and bad
+/// checksums, an empty frame, v1 steps, a weight load, stray bytes, a frame cut short and left
+/// to time out), a byte every 30–50 clocks; the other inputs pseudo-random, independent of
+/// the outputs, so both sides see exactly the same clocks.
+fn framer_stimulus(step_bytes: usize) -> Vec<FramerIn> {
+    let mut script: Vec<u8> = vec![b'I', b'T', b'?'];
+    let frame = |cmd: u8, steps: u32, good: bool| {
+        let mut f = frame_header(cmd, steps).to_vec();
+        f.extend((0..steps as usize * step_bytes).map(|i| (i * 37 + 5) as u8));
+        let sum = checksum(&f[1..]);
+        f.push(if good { sum } else { sum ^ 0x40 });
+        f
+    };
+    script.extend(frame(CMD_LAST, 3, true));
+    script.extend(frame(CMD_ALL, 2, true));
+    script.extend(frame(CMD_ALL, 1, false));
+    script.extend(frame(CMD_LAST, 0, true));
+    script.extend([b'S', 1, 2, 3, 4, 5, 6, b'X', 7, 8, 9, 10, 11, 12]);
+    let mut load = frame_header(b'W', 12).to_vec();
+    load.extend((0..12u8).map(|i| i.wrapping_mul(29)));
+    load.push(checksum(&load[1..]));
+    script.extend(&load);
+    script.extend([b'I', b'T']);
+    script.extend(&frame(CMD_ALL, 2, true)[..7]); // cut short: the silence ends it
+    let mut r = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = |n: u64| {
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        r % n
+    };
+    let mut out = Vec::new();
+    let mut idle = |out: &mut Vec<FramerIn>, k: usize, next: &mut dyn FnMut(u64) -> u64| {
+        for _ in 0..k {
+            out.push(FramerIn {
+                rx_valid: false,
+                rx_data: 0,
+                tx_busy: next(10) < 6,
+                x_ready: next(5) == 0,
+                y_valid: next(4) == 0,
+                y_seed: next(1 << 40),
+            });
+        }
+    };
+    idle(&mut out, 40, &mut next);
+    for &b in &script {
+        let mut s = FramerIn {
+            rx_valid: true,
+            rx_data: b,
+            tx_busy: next(10) < 6,
+            x_ready: next(5) == 0,
+            y_valid: next(4) == 0,
+            y_seed: next(1 << 40),
+        };
+        s.rx_valid = true;
+        out.push(s);
+        let gap = 30 + next(21) as usize;
+        idle(&mut out, gap, &mut next);
+    }
+    idle(&mut out, 1500, &mut next);
+    out
+}
+
+fn framer_link() -> Link {
+    let mut link = Link::for_simulation(4);
+    link.idle_cycles = 400;
+    for (i, b) in link.identity.iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(13) ^ 0x5a;
+    }
+    link
+}
+
+/// The y_data bits of a clock (d values of A_y bits) from its seed.
+fn y_words(seed: u64, bits: usize) -> Vec<u64> {
+    let mut w = vec![0u64; bits.div_ceil(64)];
+    for (i, word) in w.iter_mut().enumerate() {
+        *word = seed.rotate_left(i as u32 * 17) ^ (seed >> 3);
+    }
+    if bits % 64 != 0 {
+        let last = w.len() - 1;
+        w[last] &= (1u64 << (bits % 64)) - 1;
+    }
+    w
+}
+
+fn framer_model_trace(ports: &CorePorts, stim: &[FramerIn]) -> Vec<String> {
+    use qornn_hdl::board::framer::Framer;
+    use rust_hdl::prelude::*;
+    let mut f = Framer::new(ports, &framer_link());
+    f.connect_all();
+    let yw = ports.outputs * ports.output_bits as usize;
+    let mut out = Vec::new();
+    for s in stim {
+        f.rx_valid.next = s.rx_valid as u64;
+        f.rx_data.next = s.rx_data as u64;
+        f.tx_busy.next = s.tx_busy as u64;
+        f.x_ready.next = s.x_ready as u64;
+        f.y_valid.next = s.y_valid as u64;
+        f.y_data.next = y_words(s.y_seed, yw);
+        for level in [true, false] {
+            f.clock.next = Clock { clk: level };
+            simulate(&mut f, 10);
+            if level {
+                let x: Vec<String> = f
+                    .x_data
+                    .val()
+                    .iter()
+                    .rev()
+                    .map(|w| format!("{w:016x}"))
+                    .collect();
+                out.push(format!(
+                    "{} {:02x} {} {} {} {} {} {} {} {} {:02x}",
+                    f.tx_start.val(),
+                    f.tx_data.val(),
+                    f.por_reset.val(),
+                    f.core_reset.val(),
+                    f.x_valid.val(),
+                    f.x_start.val(),
+                    x.join(""),
+                    f.y_ready.val(),
+                    f.load_valid.val(),
+                    f.load_first.val(),
+                    f.load_byte.val()
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn framer_verilog_trace(ports: &CorePorts, stim: &[FramerIn]) -> Vec<String> {
+    use qornn_hdl::board::framer::Framer;
+    let xw = ports.inputs * ports.input_bits as usize;
+    let yw = ports.outputs * ports.output_bits as usize;
+    let x_words = xw.div_ceil(64);
+    let mut tb =
+        qornn_hdl::board::uart::module_verilog(&Framer::new(ports, &framer_link()), "framer");
+    let _ = std::fmt::Write::write_fmt(
+        &mut tb,
+        format_args!(
+            "module tb;\n  reg clock = 0, rx_valid = 0, tx_busy = 0, x_ready = 0, y_valid = 0;\n  \
+             reg [7:0] rx_data = 0; reg [{y1}:0] y_data = 0;\n  \
+             wire tx_start, por_reset, core_reset, x_valid, x_start, y_ready, load_valid, load_first;\n  \
+             wire [7:0] tx_data, load_byte; wire [{x1}:0] x_data;\n  \
+             wire [{xp1}:0] x_pad = x_data;\n  \
+             framer f(.clock(clock), .rx_valid(rx_valid), .rx_data(rx_data), .tx_busy(tx_busy), \
+             .tx_start(tx_start), .tx_data(tx_data), .por_reset(por_reset), .core_reset(core_reset), \
+             .x_valid(x_valid), .x_start(x_start), .x_data(x_data), .x_ready(x_ready), .y_valid(y_valid), \
+             .y_data(y_data), .y_ready(y_ready), .load_valid(load_valid), .load_first(load_first), \
+             .load_byte(load_byte));\n  initial begin\n",
+            y1 = yw - 1,
+            x1 = xw - 1,
+            xp1 = 64 * x_words - 1,
+        ),
+    );
+    for s in stim {
+        let y: Vec<String> = y_words(s.y_seed, yw)
+            .iter()
+            .rev()
+            .map(|w| format!("{w:016x}"))
+            .collect();
+        tb += &format!(
+            "    rx_valid = {}; rx_data = 8'h{:02x}; tx_busy = {}; x_ready = {}; y_valid = {}; y_data = {}'h{}; \
+             #1 clock = 1; #1 $display(\"T %0d %02x %0d %0d %0d %0d %h %0d %0d %0d %02x\", tx_start, tx_data, \
+             por_reset, core_reset, x_valid, x_start, x_pad, y_ready, load_valid, load_first, load_byte); clock = 0;\n",
+            s.rx_valid as u8,
+            s.rx_data,
+            s.tx_busy as u8,
+            s.x_ready as u8,
+            s.y_valid as u8,
+            64 * y.len(),
+            y.join(""),
+        );
+    }
+    tb += "    $display(\"DONE\");\n  end\nendmodule\n";
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("tb.v");
+    std::fs::write(&v, tb).unwrap();
+    let exe = dir.path().join("tb.vvp");
+    let c = std::process::Command::new("iverilog")
+        .arg("-o")
+        .arg(&exe)
+        .arg(&v)
+        .output()
+        .unwrap();
+    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+    let r = std::process::Command::new("vvp")
+        .arg("-n")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&r.stdout).to_string();
+    assert!(text.contains("DONE"), "{text}");
+    text.lines()
+        .filter_map(|l| l.strip_prefix("T "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_framer_verilog_and_its_rust_hdl_model_agree_clock_for_clock() {
+    if !tools_present() {
+        return;
+    }
+    // m = 1 of 8 bits, d = 1 of 8 bits, ROM weights; m = 2 of 12 bits (two bytes a code), d = 3
+    // of 20 bits (three bytes an output), run-time weights.
+    let rom = ports(1, 8, 1, 8);
+    let ram = CorePorts {
+        load: Some(qornn_hdl::interface::LoadPorts {
+            valid: "load_valid".into(),
+            first: "load_first".into(),
+            byte: "load_byte".into(),
+        }),
+        ..ports(2, 12, 3, 20)
+    };
+    for (name, p, step_bytes) in [("rom", &rom, 1), ("ram", &ram, 4)] {
+        let stim = framer_stimulus(step_bytes);
+        let model = framer_model_trace(p, &stim);
+        let verilog = framer_verilog_trace(p, &stim);
+        assert_eq!(model.len(), verilog.len());
+        if let Some(t) = (0..model.len()).find(|&t| model[t] != verilog[t]) {
+            let from = t.saturating_sub(3);
+            panic!(
+                "{name}: clock {t}: model\n{}\nVerilog\n{}",
+                model[from..=t].join("\n"),
+                verilog[from..=t].join("\n")
+            );
+        }
+        // Bytes were sent, steps handed over, and (ram) weight bytes passed on.
+        let col = |l: &String, k: usize| l.split(' ').nth(k).unwrap().to_string();
+        assert!(
+            model.iter().filter(|l| col(l, 0) == "1").count() > 60,
+            "{name}"
+        );
+        assert!(model.iter().any(|l| col(l, 4) == "1"), "{name}");
+        assert_eq!(
+            model.iter().filter(|l| col(l, 8) == "1").count(),
+            if name == "ram" { 12 } else { 0 },
+            "{name}"
+        );
     }
 }
