@@ -18,3 +18,13 @@ trap 'kill $sim 2>/dev/null || true' EXIT
 for _ in $(seq 1 1200); do [ -e "$work/tty" ] && break; sleep 0.5; done
 "$qornn" board run --port "$work/tty" --model "$work/model.json" --input "$work/input.json" \
   --mode last --json results/board/throughput-n128.json
+
+# The same model in a bitstream with run-time weights: load them over the line, then run.
+kill $sim 2>/dev/null || true; wait $sim 2>/dev/null || true
+"$qornn" board sim --model "$work/model.json" --lanes 8 --baud 3000000 --weights ram --link "$work/tty-ram" &
+sim=$!
+for _ in $(seq 1 1200); do [ -e "$work/tty-ram" ] && break; sleep 0.5; done
+"$qornn" board load --port "$work/tty-ram" --baud 3000000 --model "$work/model.json" \
+  --json results/board/load-n128.json
+"$qornn" board run --port "$work/tty-ram" --baud 3000000 --model "$work/model.json" \
+  --input "$work/input.json" --mode last --json results/board/throughput-n128-ram.json

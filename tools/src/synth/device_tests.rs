@@ -1,4 +1,4 @@
-//! The device table: every part parses back, capacities and names as the vendors state.
+//! The device table's tests: names round-trip, the table is consistent.
 use super::*;
 
 #[test]

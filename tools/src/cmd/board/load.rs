@@ -22,6 +22,9 @@ pub struct LoadArgs {
     /// Retries after a line error (a lost or corrupted byte).
     #[arg(long, default_value_t = 3)]
     retries: usize,
+    /// Write a JSON summary here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 /// Run `qornn board load`.
@@ -68,6 +71,7 @@ pub fn run(a: LoadArgs) -> Result<ExitCode> {
         );
     }
     let payload = protocol::load_payload(&model, &cfg)?;
+    let start_cycles = host.timer().context("reading the board's cycle counter")?;
     let start = Instant::now();
     let mut attempt = 0;
     loop {
@@ -82,6 +86,9 @@ pub fn run(a: LoadArgs) -> Result<ExitCode> {
         }
     }
     let wall = start.elapsed().as_secs_f64();
+    let end_cycles = host.timer().context("reading the board's cycle counter")?;
+    let cycles = end_cycles.wrapping_sub(start_cycles) & ((1u64 << 48) - 1);
+    let board_seconds = cycles as f64 / id.clock_hz.max(1) as f64;
     let after = host.resync(Duration::from_millis(20), 3)?;
     let hash = protocol::model_hash(&model);
     if after.model_hash != hash {
@@ -91,11 +98,27 @@ pub fn run(a: LoadArgs) -> Result<ExitCode> {
         );
     }
     println!(
-        "loaded {} ({} bytes) in {wall:.2} s ({:.0} bytes/s at {} baud); the board holds model {hash:016x}",
+        "loaded {} ({} bytes) in {board_seconds:.3} s of board time ({:.0} bytes/s at {} baud, \
+         {:.0} % of the line; {wall:.2} s on this host); the board holds model {hash:016x}",
         a.model.display(),
         payload.len(),
-        payload.len() as f64 / wall.max(1e-9),
-        id.baud
+        payload.len() as f64 / board_seconds.max(1e-12),
+        id.baud,
+        100.0 * payload.len() as f64 * 10.0 / (id.baud as f64 * board_seconds.max(1e-12)),
     );
+    if let Some(path) = &a.json {
+        let summary = serde_json::json!({
+            "model": a.model.display().to_string(),
+            "bytes": payload.len(),
+            "board_seconds": board_seconds,
+            "board_bytes_per_second": payload.len() as f64 / board_seconds.max(1e-12),
+            "baud": id.baud,
+            "host_seconds": wall,
+            "retries": attempt,
+            "identity": after,
+        });
+        qornn_sim::atomic::write(path, serde_json::to_string_pretty(&summary)?.as_bytes())
+            .with_context(|| format!("{}", path.display()))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
