@@ -146,6 +146,34 @@ fn v2_frames_answer_with_credits_outputs_and_a_checksum_status() {
     assert_eq!(got, want);
 }
 
+/// Finish a per-clock testbench (its `initial` block open, each clock printing a `T …` line),
+/// run it under Icarus and return the lines.
+fn icarus_trace(mut tb: String) -> Vec<String> {
+    tb += "    $display(\"DONE\");\n  end\nendmodule\n";
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("tb.v");
+    std::fs::write(&v, tb).unwrap();
+    let exe = dir.path().join("tb.vvp");
+    let c = std::process::Command::new("iverilog")
+        .arg("-o")
+        .arg(&exe)
+        .arg(&v)
+        .output()
+        .unwrap();
+    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+    let r = std::process::Command::new("vvp")
+        .arg("-n")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&r.stdout).to_string();
+    assert!(text.contains("DONE"), "{text}");
+    text.lines()
+        .filter_map(|l| l.strip_prefix("T "))
+        .map(str::to_string)
+        .collect()
+}
+
 /// One clock of stimulus for the UART pair: the receive line, and a send request with its byte.
 #[derive(Clone, Copy)]
 struct UartIn {
@@ -230,29 +258,7 @@ fn uart_verilog_trace(cpb: u32, stim: &[UartIn]) -> Vec<String> {
             s.rx, s.start, s.data
         );
     }
-    tb += "    $display(\"DONE\");\n  end\nendmodule\n";
-    let dir = tempfile::tempdir().unwrap();
-    let v = dir.path().join("tb.v");
-    std::fs::write(&v, tb).unwrap();
-    let exe = dir.path().join("tb.vvp");
-    let c = std::process::Command::new("iverilog")
-        .arg("-o")
-        .arg(&exe)
-        .arg(&v)
-        .output()
-        .unwrap();
-    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
-    let r = std::process::Command::new("vvp")
-        .arg("-n")
-        .arg(&exe)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&r.stdout).to_string();
-    assert!(text.contains("DONE"), "{text}");
-    text.lines()
-        .filter_map(|l| l.strip_prefix("T "))
-        .map(str::to_string)
-        .collect()
+    icarus_trace(tb)
 }
 
 #[test]
@@ -462,29 +468,7 @@ fn framer_verilog_trace(ports: &CorePorts, stim: &[FramerIn]) -> Vec<String> {
             y.join(""),
         );
     }
-    tb += "    $display(\"DONE\");\n  end\nendmodule\n";
-    let dir = tempfile::tempdir().unwrap();
-    let v = dir.path().join("tb.v");
-    std::fs::write(&v, tb).unwrap();
-    let exe = dir.path().join("tb.vvp");
-    let c = std::process::Command::new("iverilog")
-        .arg("-o")
-        .arg(&exe)
-        .arg(&v)
-        .output()
-        .unwrap();
-    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
-    let r = std::process::Command::new("vvp")
-        .arg("-n")
-        .arg(&exe)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&r.stdout).to_string();
-    assert!(text.contains("DONE"), "{text}");
-    text.lines()
-        .filter_map(|l| l.strip_prefix("T "))
-        .map(str::to_string)
-        .collect()
+    icarus_trace(tb)
 }
 
 #[test]
