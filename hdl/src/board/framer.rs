@@ -702,3 +702,174 @@ impl Logic for Framer {
         Verilog::Custom(super::framer_verilog::body(&self._shape))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A framer with a stand-in core (takes every x_t at once, answers y = the step's first
+    /// byte, three clocks later) and a stand-in UART (a byte every 40 clocks in; each byte
+    /// sent keeps the transmitter busy 40 clocks), driven clock by clock.
+    struct Bench {
+        f: Framer,
+        sent: Vec<u8>,
+        loaded: Vec<(bool, u8)>,
+        busy: u32,
+        y_due: Option<(u32, u64)>,
+    }
+
+    impl Bench {
+        fn new(ram: bool) -> Bench {
+            let mut core = CorePorts::standard("core", 1, 8, 1, 8);
+            if ram {
+                core.load = Some(crate::interface::LoadPorts {
+                    valid: "load_valid".into(),
+                    first: "load_first".into(),
+                    byte: "load_byte".into(),
+                });
+            }
+            let mut link = Link::for_simulation(4);
+            link.identity[0] = b'Q';
+            link.identity[47] = 0x77;
+            let mut f = Framer::new(&core, &link);
+            f.connect_all();
+            Bench {
+                f,
+                sent: Vec::new(),
+                loaded: Vec::new(),
+                busy: 0,
+                y_due: None,
+            }
+        }
+
+        fn clock(&mut self, rx: Option<u8>) {
+            let f = &mut self.f;
+            f.rx_valid.next = rx.is_some() as u64;
+            f.rx_data.next = rx.unwrap_or(0) as u64;
+            f.tx_busy.next = (self.busy > 0) as u64;
+            let ready = self.y_due.is_none() && !f.y_valid.is_high();
+            f.x_ready.next = ready as u64;
+            simulate(f, 10);
+            // The handshake happens at this edge when x_valid is high with x_ready.
+            let take = ready && f.x_valid.is_high();
+            let x = f.x_data.val()[0];
+            f.clock.next = Clock { clk: true };
+            simulate(f, 10);
+            f.clock.next = Clock { clk: false };
+            simulate(f, 10);
+            self.busy = self.busy.saturating_sub(1);
+            if f.tx_start.is_high() {
+                self.sent.push(f.tx_data.val() as u8);
+                self.busy = 40;
+            }
+            if f.load_valid.is_high() {
+                self.loaded
+                    .push((f.load_first.is_high(), f.load_byte.val() as u8));
+            }
+            if take {
+                self.y_due = Some((3, x));
+            }
+            if f.y_ready.is_high() {
+                f.y_valid.next = 0;
+            }
+            if let Some((k, y)) = self.y_due {
+                if k == 0 {
+                    f.y_valid.next = 1;
+                    f.y_data.next = vec![y];
+                    self.y_due = None;
+                } else {
+                    self.y_due = Some((k - 1, y));
+                }
+            }
+        }
+
+        /// Send `bytes`, then wait; return what came back.
+        fn exchange(&mut self, bytes: &[u8]) -> Vec<u8> {
+            self.sent.clear();
+            for _ in 0..40 {
+                self.clock(None);
+            }
+            for &b in bytes {
+                self.clock(Some(b));
+                for _ in 0..39 {
+                    self.clock(None);
+                }
+            }
+            for _ in 0..3000 {
+                self.clock(None);
+            }
+            self.sent.clone()
+        }
+    }
+
+    fn frame(cmd: u8, payload: &[u8], good: bool) -> Vec<u8> {
+        let mut f = vec![cmd];
+        f.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        f.extend_from_slice(payload);
+        let sum = f[1..].iter().fold(0u8, |s, &b| s.wrapping_add(b));
+        f.push(if good { sum } else { sum ^ 1 });
+        f
+    }
+
+    #[test]
+    fn the_framer_answers_every_command_as_the_protocol_says() {
+        let mut b = Bench::new(false);
+        let id = b.exchange(&[CMD_IDENTIFY]);
+        assert_eq!(id.len(), IDENTITY_BYTES);
+        assert_eq!((id[0], id[47]), (b'Q', 0x77));
+        // A last-output frame of steps 5, 9: two credits, y_T = 9, the status.
+        let got = b.exchange(&frame(CMD_LAST, &[5, 9], true)[..]);
+        assert_eq!(got, vec![REPLY_CREDIT, REPLY_CREDIT, 9, REPLY_OK]);
+        // Every output; then a corrupted checksum: the outputs, then `! 1`.
+        assert_eq!(
+            b.exchange(&frame(CMD_ALL, &[3, 4], true)),
+            vec![3, 4, REPLY_OK]
+        );
+        let bad = ErrorCode::Checksum.byte();
+        assert_eq!(
+            b.exchange(&frame(CMD_ALL, &[3], false)),
+            vec![3, REPLY_ERROR, bad]
+        );
+        // v1 steps answer y_t alone; a frame of zero steps is refused; the timer has 6 bytes.
+        assert_eq!(b.exchange(&[CMD_START, 7, CMD_NEXT, 8]), vec![7, 8]);
+        let empty = ErrorCode::Empty.byte();
+        assert_eq!(
+            b.exchange(&frame(CMD_LAST, &[], true)),
+            vec![REPLY_ERROR, empty]
+        );
+        assert_eq!(b.exchange(&[CMD_TIMER]).len(), TIMER_BYTES);
+        // A frame cut short is abandoned after the silence, and said so.
+        let cut = &frame(CMD_LAST, &[1, 2, 3], true)[..6];
+        let timeout = ErrorCode::Timeout.byte();
+        let got = b.exchange(cut);
+        assert_eq!(&got[got.len() - 2..], &[REPLY_ERROR, timeout], "{got:?}");
+        // Without run-time weights a load is not a command: nothing answers.
+        assert_eq!(
+            b.exchange(&frame(CMD_LOAD, &[1; 9], true)),
+            Vec::<u8>::new()
+        );
+    }
+
+    #[test]
+    fn a_load_frame_feeds_the_load_port_and_sets_the_hash_only_when_whole() {
+        let mut b = Bench::new(true);
+        let mut payload: Vec<u8> = (1..=5).collect();
+        payload.extend_from_slice(&0x0123_4567_89ab_cdef_u64.to_le_bytes());
+        assert_eq!(b.exchange(&frame(CMD_LOAD, &payload, true)), vec![REPLY_OK]);
+        let want: Vec<(bool, u8)> = payload
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i == 0, v))
+            .collect();
+        assert_eq!(b.loaded, want);
+        let hash = |id: &[u8]| u64::from_le_bytes(id[32..40].try_into().unwrap());
+        assert_eq!(hash(&b.exchange(&[CMD_IDENTIFY])), 0x0123_4567_89ab_cdef);
+        // A corrupted load: refused, and the board no longer claims any model.
+        let bad = ErrorCode::Checksum.byte();
+        assert_eq!(
+            b.exchange(&frame(CMD_LOAD, &payload, false)),
+            vec![REPLY_ERROR, bad]
+        );
+        assert_eq!(hash(&b.exchange(&[CMD_IDENTIFY])), 0);
+    }
+}
