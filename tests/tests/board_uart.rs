@@ -326,7 +326,7 @@ fn framer_stimulus(step_bytes: usize) -> Vec<FramerIn> {
         r % n
     };
     let mut out = Vec::new();
-    let mut idle = |out: &mut Vec<FramerIn>, k: usize, next: &mut dyn FnMut(u64) -> u64| {
+    let idle = |out: &mut Vec<FramerIn>, k: usize, next: &mut dyn FnMut(u64) -> u64| {
         for _ in 0..k {
             out.push(FramerIn {
                 rx_valid: false,
@@ -340,7 +340,7 @@ fn framer_stimulus(step_bytes: usize) -> Vec<FramerIn> {
     };
     idle(&mut out, 40, &mut next);
     for &b in &script {
-        let mut s = FramerIn {
+        let s = FramerIn {
             rx_valid: true,
             rx_data: b,
             tx_busy: next(10) < 6,
@@ -348,7 +348,6 @@ fn framer_stimulus(step_bytes: usize) -> Vec<FramerIn> {
             y_valid: next(4) == 0,
             y_seed: next(1 << 40),
         };
-        s.rx_valid = true;
         out.push(s);
         let gap = 30 + next(21) as usize;
         idle(&mut out, gap, &mut next);
@@ -372,7 +371,7 @@ fn y_words(seed: u64, bits: usize) -> Vec<u64> {
     for (i, word) in w.iter_mut().enumerate() {
         *word = seed.rotate_left(i as u32 * 17) ^ (seed >> 3);
     }
-    if bits % 64 != 0 {
+    if !bits.is_multiple_of(64) {
         let last = w.len() - 1;
         w[last] &= (1u64 << (bits % 64)) - 1;
     }
