@@ -56,6 +56,37 @@ pub fn check_activation_bits(option: &str, widths: &[u32]) -> Result<(), String>
     }
 }
 
+/// The fixed constants of a model that a core with run-time weights is built for: a model
+/// exported *into* a frame shares them, so it can be loaded into that core's bitstream
+/// (`qornn board load`). W's step is then `M·2^(s_w − r)` instead of its own α/2^(k−1), and
+/// the hidden scale follows from U's own step and the frame's alignment shifts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame {
+    /// n, m and d.
+    pub shape: qornn_sim::Shape,
+    /// Every width, the accumulators' included.
+    pub bits: BitWidths,
+    /// Whether the activation is modReLU.
+    pub modrelu: bool,
+    /// The W·h / U·x alignment shifts.
+    pub alignment: Alignment,
+    /// The requantiser.
+    pub requant: qornn_sim::model::Requant,
+}
+
+impl Frame {
+    /// The frame of an integer model.
+    pub fn of(m: &QuantizedModel) -> Frame {
+        Frame {
+            shape: m.shape,
+            bits: m.bits,
+            modrelu: m.modrelu_bias().is_some(),
+            alignment: m.alignment,
+            requant: m.requant,
+        }
+    }
+}
+
 /// Export settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ExportOptions {
@@ -67,6 +98,8 @@ pub struct ExportOptions {
     pub activation_bits: u32,
     /// max|h| measured on training data (calibration).
     pub max_abs_h: f64,
+    /// Export into this frame (its widths must be the options'), or choose the constants.
+    pub frame: Option<Frame>,
 }
 
 /// The exported model and the hidden fake-quantiser that mirrors it in float.
@@ -78,6 +111,9 @@ pub struct Exported {
     pub act_quant: ActQuant,
     /// The input coding.
     pub input: InputQuant,
+    /// How many entries of W lie beyond the code range of a frame's W step and were clipped
+    /// (always 0 without a frame: a model's own step covers its W).
+    pub clipped_w: usize,
 }
 
 fn rows(q: &Quantized, r: usize, c: usize) -> Vec<Vec<i64>> {
@@ -89,6 +125,43 @@ fn rows(q: &Quantized, r: usize, c: usize) -> Vec<Vec<i64>> {
 
 fn rhe(x: f64) -> i64 {
     x.round_ties_even() as i64
+}
+
+/// A frame must have the export's own widths and activation.
+fn check_frame(
+    f: &Frame,
+    opt: &ExportOptions,
+    shape: qornn_sim::Shape,
+    input_bits: u32,
+    act: FloatAct,
+) -> Result<(), ExportError> {
+    if f.shape != shape {
+        let s = |s: qornn_sim::Shape| format!("n={} m={} d={}", s.hidden, s.input, s.output);
+        return Err(ExportError::Unsupported(format!(
+            "the frame's shape is {}, this model's {}",
+            s(f.shape),
+            s(shape)
+        )));
+    }
+    let b = &f.bits;
+    for (what, frame, own) in [
+        ("weight bits", b.weight.get(), opt.weight_bits),
+        ("output weight bits", b.output_weight.get(), opt.output_bits),
+        ("activation bits", b.activation.get(), opt.activation_bits),
+        ("input bits", b.input.get(), input_bits),
+    ] {
+        if frame != own {
+            return Err(ExportError::Unsupported(format!(
+                "the frame has {frame} {what}, this export {own}"
+            )));
+        }
+    }
+    if f.modrelu != matches!(act, FloatAct::Modrelu) {
+        return Err(ExportError::Unsupported(
+            "the frame's activation differs from the model's".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Build the integer model from a prepared float model (call [`Model::prepare`] first; the
@@ -118,21 +191,63 @@ pub fn export(
             )));
         }
     }
-    let qw = quantize(model.w_orthogonal(), opt.weight_bits);
-    let qu = quantize(&model.params.u, opt.weight_bits);
-    let qv = quantize(&model.params.v, opt.output_bits);
     let input = task.input_quant();
-    let (s_w, s_u, s_v, s_x) = (qw.scale, qu.scale, qv.scale, input.scale);
+    if let Some(f) = &opt.frame {
+        check_frame(
+            f,
+            opt,
+            qornn_sim::Shape::new(n, m, d),
+            input.bits,
+            s.activation,
+        )?;
+    }
+    let qw = match &opt.frame {
+        // The frame fixes W's step: M/2^r = s_W/2^s_w.
+        Some(f) => crate::quantize::quantize_with_scale(
+            model.w_orthogonal(),
+            opt.weight_bits,
+            f.requant.multiplier as f64
+                * 2f64.powi(f.alignment.w_shift as i32 - f.requant.shift as i32),
+        ),
+        None => quantize(model.w_orthogonal(), opt.weight_bits),
+    };
     let hmax_code = ((1i64 << (opt.activation_bits - 1)) - 1) as f64;
     let target = (opt.max_abs_h.max(1e-12)) / hmax_code;
+    // Beyond ±2^(k−1) steps, which the model's own step never exceeds.
+    let clipped_w = match &opt.frame {
+        Some(_) => {
+            let levels = (1i64 << (opt.weight_bits - 1)) as f64;
+            let w = model.w_orthogonal();
+            w.iter()
+                .filter(|&&x| ((x as f64).abs() / qw.scale).round_ties_even() > levels)
+                .count()
+        }
+        None => 0,
+    };
+    let qu = match &opt.frame {
+        // In a frame, s_h = s_U·s_x/(s_W·2^e) with s_W and e fixed: U's step is its own, or
+        // larger where that is what keeps the calibrated max|h| inside the hidden codes.
+        Some(f) => {
+            let e = f.alignment.u_shift as i32 - f.alignment.w_shift as i32;
+            let own = quantize(&model.params.u, opt.weight_bits).scale;
+            let needed = target * qw.scale * 2f64.powi(e) / input.scale;
+            crate::quantize::quantize_with_scale(&model.params.u, opt.weight_bits, own.max(needed))
+        }
+        None => quantize(&model.params.u, opt.weight_bits),
+    };
+    let qv = quantize(&model.params.v, opt.output_bits);
+    let (s_w, s_u, s_v, s_x) = (qw.scale, qu.scale, qv.scale, input.scale);
     let e = ((s_u * s_x) / (s_w * target)).log2().floor();
     let lim = MAX_ALIGN_SHIFT as f64;
-    let e = e.clamp(-lim, lim) as i32;
+    let e = match &opt.frame {
+        Some(f) => f.alignment.u_shift as i32 - f.alignment.w_shift as i32,
+        None => e.clamp(-lim, lim) as i32,
+    };
     let s_h = s_u * s_x / (s_w * 2f64.powi(e));
-    let (w_shift, u_shift) = if e >= 0 {
-        (0u32, e as u32)
-    } else {
-        ((-e) as u32, 0u32)
+    let (w_shift, u_shift) = match &opt.frame {
+        Some(f) => (f.alignment.w_shift, f.alignment.u_shift),
+        None if e >= 0 => (0u32, e as u32),
+        None => ((-e) as u32, 0u32),
     };
     let s_acc = s_w * s_h / 2f64.powi(w_shift as i32);
     let b: Vec<i64> = model
@@ -158,7 +273,10 @@ pub fn export(
         .iter()
         .map(|&v| rhe(v as f64 / (s_v * s_h)))
         .collect();
-    let requant = multiplier_for(s_w / 2f64.powi(w_shift as i32));
+    let requant = match &opt.frame {
+        Some(f) => f.requant,
+        None => multiplier_for(s_w / 2f64.powi(w_shift as i32)),
+    };
     let mut qm = QuantizedModel {
         format: MODEL_FORMAT.into(),
         version: MODEL_VERSION,
@@ -217,6 +335,25 @@ pub fn export(
     }
     qm.bits.accumulator = report.hidden.required.max(Bits::new(8));
     qm.bits.output_accumulator = report.output.required.max(Bits::new(8));
+    if let Some(f) = &opt.frame {
+        for (what, need, have) in [
+            ("hidden", qm.bits.accumulator, f.bits.accumulator),
+            (
+                "output",
+                qm.bits.output_accumulator,
+                f.bits.output_accumulator,
+            ),
+        ] {
+            if need.get() > have.get() {
+                return Err(ExportError::Unsupported(format!(
+                    "in the frame, the {what} accumulator needs {} bits; the frame has {}",
+                    need.get(),
+                    have.get()
+                )));
+            }
+        }
+        qm.bits = f.bits;
+    }
     qm.validate()?;
     Ok(Exported {
         model: qm,
@@ -225,6 +362,7 @@ pub fn export(
             bits: opt.activation_bits,
         },
         input,
+        clipped_w,
     })
 }
 

@@ -50,6 +50,17 @@ pub fn quantize<R: Real>(m: &[R], bits: u32) -> Quantized {
     }
 }
 
+/// The codes of `m` at `bits` bits for a given step `scale` (not its own α): what exporting
+/// into a fixed frame needs. Codes beyond the range saturate.
+pub fn quantize_with_scale<R: Real>(m: &[R], bits: u32, scale: f64) -> Quantized {
+    let (lo, hi) = (min_code(bits), max_code(bits));
+    let codes = m
+        .iter()
+        .map(|&x| ((x.f() / scale).round_ties_even() as i64).clamp(lo, hi))
+        .collect();
+    Quantized { codes, scale }
+}
+
 /// Fake quantisation: `out = codes·α/2^(k−1)`; returns the step α/2^(k−1).
 ///
 /// The arithmetic goes through f64 so that the codes are exactly those of [`quantize`]

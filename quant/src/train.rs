@@ -1034,6 +1034,17 @@ impl Trainer {
         activation_bits: u32,
         max_abs_h: f64,
     ) -> Result<crate::export::Exported, ExportError> {
+        self.export_into(activation_bits, max_abs_h, None)
+    }
+
+    /// [`Trainer::export`], into `frame` when one is given (its constants instead of chosen
+    /// ones: the model then loads into a bitstream built for that frame).
+    pub fn export_into(
+        &self,
+        activation_bits: u32,
+        max_abs_h: f64,
+        frame: Option<crate::export::Frame>,
+    ) -> Result<crate::export::Exported, ExportError> {
         let wq = self.weight_quantised_model()?;
         let notes = format!(
             "seed {}, {} steps, hidden {}, {} weight bits, calibrated max|h| {:.6}",
@@ -1047,6 +1058,7 @@ impl Trainer {
                 output_bits: self.config.output_bits,
                 activation_bits,
                 max_abs_h,
+                frame,
             },
             self.config.method.name(),
             notes,

@@ -128,3 +128,88 @@ fn image_ptq_export_uses_the_w_shift_and_matches_golden() {
         );
     }
 }
+
+fn tiny_copy(seed: u64) -> Trainer {
+    let mut c = TrainConfig::new(TaskSpec::Copy { delay: 8 }, Method::SteBjorck, 16);
+    c.steps = 40;
+    c.eval_every = 40;
+    c.batch = 16;
+    c.test_limit = 50;
+    c.seed = seed;
+    let mut t = Trainer::new(c).expect("config");
+    t.run(|_, _| true, |_, _| true).expect("train");
+    t.prepare_for_export();
+    t
+}
+
+/// A model exported into another's frame shares its constants (so it loads into a bitstream
+/// built with run-time weights for the other), its W codes are its own W at the frame's step
+/// (read back from the two exports' real values, not recomputed), the hidden codes still
+/// cover the calibrated max|h|, and a frame of other widths is refused.
+#[test]
+fn export_into_a_frame_keeps_the_frame_and_the_weights() {
+    use qornn_quant::export::Frame;
+    let mut a = tiny_copy(1);
+    let mut b = tiny_copy(2);
+    let (ha, hb) = (a.calibrate().expect("cal"), b.calibrate().expect("cal"));
+    let own_a = a.export(12, ha).expect("export a").model;
+    let own_b = b.export(12, hb).expect("export b").model;
+    let frame = Frame::of(&own_a);
+    assert_ne!(Frame::of(&own_b), frame, "two seeds should differ in frame");
+
+    // into its own frame: the same codes (c may move by one code: the frame's W step is
+    // M·2^(s_w−r), the model's own is α/2^(k−1), equal to 1e-4)
+    let again = a.export_into(12, ha, Some(frame)).expect("into own frame");
+    assert_eq!(again.clipped_w, 0);
+    let m = &again.model;
+    assert_eq!(
+        (&m.w, &m.u, &m.v, &m.b),
+        (&own_a.w, &own_a.u, &own_a.v, &own_a.b)
+    );
+    assert!(m.c.iter().zip(&own_a.c).all(|(x, y)| (x - y).abs() <= 1));
+
+    let into = b
+        .export_into(12, hb, Some(frame))
+        .expect("b into a's frame");
+    let m = &into.model;
+    m.validate().expect("valid");
+    assert_eq!(Frame::of(m), frame);
+    let (sf, so) = (
+        m.provenance.scales.expect("scales"),
+        own_b.provenance.scales.expect("scales"),
+    );
+    let want_step = frame.requant.multiplier as f64
+        * 2f64.powi(frame.alignment.w_shift as i32 - frame.requant.shift as i32);
+    assert!((sf.w - want_step).abs() <= 1e-12 * want_step);
+    // both codings are within half a step of the same W, except where one of them clipped
+    let top = (1i64 << 3) - 1;
+    let mut compared = 0;
+    for (rf, ro) in m.w.iter().zip(&own_b.w) {
+        for (&cf, &co) in rf.iter().zip(ro) {
+            if cf.abs() < top && co.abs() < top {
+                let gap = (cf as f64 * sf.w - co as f64 * so.w).abs();
+                assert!(
+                    gap <= (sf.w + so.w) / 2.0 + 1e-12,
+                    "{cf}·{} vs {co}·{}",
+                    sf.w,
+                    so.w
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 16 * 16 / 2, "only {compared} entries compared");
+    let hmax = ((1i64 << 11) - 1) as f64;
+    assert!(
+        sf.h * hmax >= hb * (1.0 - 1e-9),
+        "h scale {} for max|h| {hb}",
+        sf.h
+    );
+
+    let mut other = frame;
+    other.bits.activation = qornn_sim::Bits::new(8);
+    let err = b
+        .export_into(12, hb, Some(other))
+        .expect_err("other widths");
+    assert!(err.to_string().contains("activation bits"), "{err}");
+}

@@ -3,7 +3,10 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
+use qornn_quant::export::{evaluate_golden, Frame};
+use qornn_quant::tasks::Split;
 use qornn_quant::train::Trainer;
+use qornn_sim::QuantizedModel;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,6 +35,12 @@ pub struct ExportArgs {
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Export into this integer model's frame (its widths, activation, alignment shifts and
+    /// requantiser) instead of choosing them, so that the result loads into a bitstream built
+    /// from that model with `--weights ram` (`qornn board load`). W is then coded with the
+    /// frame's step; the integer metrics printed after the export are the ones that count.
+    #[arg(long)]
+    frame_of: Option<PathBuf>,
 }
 
 /// Run `qornn export`.
@@ -42,10 +51,37 @@ pub fn run(a: ExportArgs) -> Result<ExitCode> {
     if a.test_limit > 0 {
         t.config.test_limit = a.test_limit;
     }
-    let rows = t.ptq_table(&[a.activation_bits])?;
+    let frame = match &a.frame_of {
+        Some(p) => {
+            let m = QuantizedModel::load(p).with_context(|| format!("{}", p.display()))?;
+            Some(Frame::of(&m))
+        }
+        None => None,
+    };
+    // In a frame the hidden width is the frame's.
+    let bits = frame.map_or(a.activation_bits, |f| f.bits.activation.get());
+    let rows = t.ptq_table(&[bits])?;
     super::train::print_ptq_table(&rows);
     let max_h = t.calibrate()?;
-    let exp = t.export(a.activation_bits, max_h)?;
+    let exp = t.export_into(bits, max_h, frame)?;
+    if let Some(p) = &a.frame_of {
+        let ids = t.task.test_ids(t.config.test_limit);
+        let stats = evaluate_golden(&exp, &t.task, Split::Test, &ids, t.config.threads.max(1))?;
+        println!(
+            "in the frame of {}: integer loss {:.4}, accuracy {:.4} (the table above is for \
+             this model's own frame)",
+            p.display(),
+            stats.loss(),
+            stats.accuracy()
+        );
+        if exp.clipped_w > 0 {
+            eprintln!(
+                "warning: {} entries of W lie beyond the frame's W range and were clipped; \
+                 build the bitstream from the model with the largest max|W| of the family",
+                exp.clipped_w
+            );
+        }
+    }
     exp.model.save(&a.output)?;
     let m = &exp.model;
     println!(

@@ -323,3 +323,60 @@ fn model_check_says_before_synthesis_whether_a_core_fits() {
     // The same model fits an ECP5-25F's 56 DP16KD.
     assert_eq!(check("m256.json", "ecp5-25k").status.code(), Some(0));
 }
+
+/// `export --frame-of`: a frame of another shape, or a file that is no model, is refused
+/// before anything is written; a run exported into its own model's frame keeps that frame.
+#[test]
+fn export_into_a_frame_refuses_another_shape_and_keeps_its_own() {
+    let dir = fixtures();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "train",
+            "--task",
+            "copy",
+            "--delay",
+            "4",
+            "--hidden",
+            "8",
+            "--bits",
+            "4",
+            "--steps",
+            "3",
+            "--batch",
+            "4",
+            "--test-limit",
+            "8",
+            "--out",
+            "run",
+        ],
+    );
+    let export = |frame: &'static str| {
+        [
+            "export",
+            "--checkpoint",
+            "run/checkpoint.json",
+            "--test-limit",
+            "8",
+            "--frame-of",
+            frame,
+            "-o",
+            "e.json",
+        ]
+    };
+    refuses(d, &export("m.json"), "shape");
+    refuses(d, &export("t.txt"), "t.txt");
+    assert!(
+        !d.join("e.json").exists(),
+        "a refused export wrote its output"
+    );
+    ok(d, &export("run/model.json"));
+    let read = |p: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join(p)).unwrap()).unwrap()
+    };
+    let (own, framed) = (read("run/model.json"), read("e.json"));
+    for key in ["shape", "bits", "alignment", "requant", "w", "u", "v", "b"] {
+        assert_eq!(own[key], framed[key], "{key}");
+    }
+}
