@@ -8,6 +8,10 @@ use thiserror::Error;
 pub const MAX_LANES: usize = 256;
 /// Largest weight-ROM depth per lane (entries): beyond this no FPGA of ours holds the core.
 pub const MAX_ROM_DEPTH: usize = 1 << 20;
+/// Words of one SB_SPRAM256KA (iCE40 UP5K).
+pub const SPRAM_DEPTH: usize = 1 << 14;
+/// Bits of an SB_SPRAM256KA word.
+pub const SPRAM_WIDTH: usize = 16;
 /// Memory the core's construction and emission take per weight (an estimate with headroom).
 const BYTES_PER_WEIGHT: u64 = 256;
 
@@ -124,6 +128,11 @@ pub enum WeightStore {
     /// activation, alignment and requantiser constants). They power up holding the weights of
     /// the model the core was built from.
     Ram,
+    /// Run-time weights as [`WeightStore::Ram`], but the lane banks in the UP5K's single-port
+    /// SPRAM (SB_SPRAM256KA, 16 k words of 16 bits): ⌊16/s⌋ lanes share one SPRAM, s the bank
+    /// word width rounded up to whole nibbles (the SPRAM's write mask), so n = 256 fits at
+    /// 4-bit weights. SPRAM has no initial contents: the banks hold zeros until loaded.
+    Spram,
 }
 
 impl WeightStore {
@@ -132,7 +141,13 @@ impl WeightStore {
         match self {
             WeightStore::Rom => "rom",
             WeightStore::Ram => "ram",
+            WeightStore::Spram => "spram",
         }
+    }
+
+    /// The weights are written at run time through the load port (RAM or SPRAM).
+    pub fn loaded(self) -> bool {
+        self != WeightStore::Rom
     }
 }
 
@@ -148,8 +163,10 @@ impl std::str::FromStr for WeightStore {
         match s {
             "rom" => Ok(WeightStore::Rom),
             "ram" => Ok(WeightStore::Ram),
+            "spram" => Ok(WeightStore::Spram),
             other => Err(format!(
-                "unknown weight store `{other}` (rom: baked into the bitstream; ram: loaded at run time)"
+                "unknown weight store `{other}` (rom: baked into the bitstream; ram: loaded at \
+                 run time; spram: loaded at run time into the UP5K's SPRAM)"
             )),
         }
     }
@@ -242,6 +259,9 @@ pub enum HdlError {
         /// Entries per lane.
         depth: usize,
     },
+    /// The lane banks do not fit SPRAM.
+    #[error("SPRAM weight banks: {0}")]
+    Spram(String),
     /// Building, simulating or emitting the core would not fit in memory.
     #[error(transparent)]
     Memory(#[from] qornn_sim::memory::MemoryError),
@@ -413,6 +433,9 @@ impl CoreConfig {
                 depth: cfg.rom_depth(),
             });
         }
+        if cfg.weights == WeightStore::Spram {
+            cfg.check_spram().map_err(HdlError::Spram)?;
+        }
         Ok(cfg)
     }
 
@@ -510,25 +533,64 @@ impl CoreConfig {
         w.max(self.output_weight_bits) as usize
     }
 
+    /// Bits of a lane's slot in a shared SPRAM word: the bank word rounded up to whole
+    /// nibbles, since SB_SPRAM256KA's write mask has one bit per nibble.
+    pub fn spram_slot_bits(&self) -> usize {
+        self.rom_bits().div_ceil(4) * 4
+    }
+
+    /// Lanes that share one SPRAM: as many slots as its 16-bit word holds.
+    pub fn spram_group(&self) -> usize {
+        (SPRAM_WIDTH / self.spram_slot_bits()).max(1)
+    }
+
+    /// SPRAM blocks of the lane banks (0 unless the weights are in SPRAM).
+    pub fn sprams(&self) -> usize {
+        match self.weights {
+            WeightStore::Spram => self.lanes.div_ceil(self.spram_group()),
+            _ => 0,
+        }
+    }
+
+    /// Why the lane banks cannot live in SPRAM, if they cannot.
+    pub fn check_spram(&self) -> Result<(), String> {
+        if self.rom_bits() > SPRAM_WIDTH {
+            return Err(format!(
+                "a bank word of {} bits is wider than the SPRAM's {SPRAM_WIDTH}",
+                self.rom_bits()
+            ));
+        }
+        if self.rom_depth() > SPRAM_DEPTH {
+            return Err(format!(
+                "each lane's bank holds {} words, an SPRAM {SPRAM_DEPTH}: use more lanes",
+                self.rom_depth()
+            ));
+        }
+        Ok(())
+    }
+
     /// Lane `lane` multiplies in a hand-instantiated MULT18X18D (a DSP lane, [`DspCell::Mult18x18d`]).
     pub fn mult18x18d_lane(&self, lane: usize) -> bool {
         self.dsp == DspCell::Mult18x18d && self.multipliers.uses_dsp(lane)
     }
 
     /// Every memory the core declares for block RAM, as the emitted Verilog sizes it: the
-    /// lanes' weight banks, the ping-pong hidden state, and the post-processor's b, c (and β)
+    /// lanes' weight banks (unless they are in SPRAM: [`CoreConfig::sprams`]), the ping-pong hidden state, and the post-processor's b, c (and β)
     /// ROMs, each padded to a power of two. What a device's block RAMs must hold
     /// (`qornn model check --target`).
     pub fn memories(&self) -> Vec<Memory> {
         let pow2 = |n: usize| 1usize << clog2(n);
         let a = self.accumulator_bits as usize;
-        let mut m = vec![
-            Memory {
+        let mut m = Vec::new();
+        if self.weights != WeightStore::Spram {
+            m.push(Memory {
                 name: "weight banks (one per lane)",
                 count: self.lanes,
                 depth: self.rom_depth().max(1),
                 width: self.rom_bits(),
-            },
+            });
+        }
+        m.extend([
             Memory {
                 name: "hidden state (two banks)",
                 count: 1,
@@ -547,7 +609,7 @@ impl CoreConfig {
                 depth: pow2(self.output),
                 width: self.output_accumulator_bits as usize,
             },
-        ];
+        ]);
         if self.modrelu {
             m.push(Memory {
                 name: "modReLU bias β",

@@ -13,6 +13,7 @@ use crate::port::{Port, WidePort};
 use crate::requant::{Requant, RequantParams};
 use crate::rom::{lane_bank, WeightRom};
 use crate::sequencer::Sequencer;
+use crate::spram::SpramBank;
 use crate::state::HiddenBuffer;
 use qornn_sim::QuantizedModel;
 use rust_hdl::prelude::*;
@@ -53,8 +54,10 @@ pub struct QornnCore {
     pub seq: Sequencer,
     /// The MAC lanes.
     pub lanes: Vec<Lane>,
-    /// Each lane's weight ROM bank.
+    /// Each lane's weight ROM bank (none with SPRAM weights).
     pub roms: Vec<WeightRom>,
+    /// The SPRAM blocks holding the lane banks ([`WeightStore::Spram`]; otherwise none).
+    pub sprams: Vec<SpramBank>,
     /// Bias, activation, requantisation; output bias.
     pub requant: Requant,
     /// The ping-pong hidden state.
@@ -71,8 +74,13 @@ impl QornnCore {
         let lanes = (0..cfg.lanes)
             .map(|p| Lane::new(LaneParams::of(&cfg, p)))
             .collect();
-        let ram = cfg.weights == WeightStore::Ram;
-        let roms = (0..cfg.lanes)
+        let ram = cfg.weights.loaded();
+        let spram = cfg.weights == WeightStore::Spram;
+        let group = cfg.spram_group();
+        let sprams = (0..cfg.sprams())
+            .map(|g| SpramBank::new(&cfg, group.min(cfg.lanes - g * group)))
+            .collect();
+        let roms = (0..if spram { 0 } else { cfg.lanes })
             .map(|p| {
                 let rom = WeightRom::new(
                     &lane_bank(model, &cfg, p),
@@ -107,6 +115,7 @@ impl QornnCore {
             seq: Sequencer::new(&cfg),
             lanes,
             roms,
+            sprams,
             requant,
             hbuf: HiddenBuffer::new(&cfg),
             loader,
@@ -120,9 +129,16 @@ impl QornnCore {
     /// use it to prove that the comparisons catch a single wrong weight). Returns false when
     /// there is no such weight.
     pub fn flip_weight_bit(&mut self, lane: usize, address: usize, bit: usize) -> bool {
-        self.roms
-            .get_mut(lane)
-            .is_some_and(|rom| rom.flip_bit(address, bit))
+        if self.sprams.is_empty() {
+            self.roms
+                .get_mut(lane)
+                .is_some_and(|rom| rom.flip_bit(address, bit))
+        } else {
+            let g = self._cfg.spram_group();
+            self.sprams
+                .get_mut(lane / g)
+                .is_some_and(|s| s.flip_bit(lane % g, address, bit))
+        }
     }
 
     /// The parameters it was built with.
@@ -148,7 +164,12 @@ impl QornnCore {
         for i in 0..p {
             line(format!("lanes${i}$clock = clock"));
             line(format!("lanes${i}$reset = reset"));
-            line(format!("roms${i}$clock = clock"));
+            if self.sprams.is_empty() {
+                line(format!("roms${i}$clock = clock"));
+            }
+        }
+        for g in 0..self.sprams.len() {
+            line(format!("sprams${g}$clock = clock"));
         }
         for s in ["x_valid", "x_start", "x_data", "y_ready"] {
             line(format!("seq${s} = {s}"));
@@ -176,8 +197,17 @@ impl QornnCore {
             } else {
                 format!("lanes${}$out_addr", i - 1)
             };
-            line(format!("roms${i}$address = {src}"));
-            line(format!("lanes${i}$weight = roms${i}$data"));
+            if self.sprams.is_empty() {
+                line(format!("roms${i}$address = {src}"));
+                line(format!("lanes${i}$weight = roms${i}$data"));
+            } else {
+                // the group's first lane addresses the SPRAM; the others' slots are delayed
+                let (g, slot) = (i / self._cfg.spram_group(), i % self._cfg.spram_group());
+                if slot == 0 {
+                    line(format!("sprams${g}$address = {src}"));
+                }
+                line(format!("lanes${i}$weight = sprams${g}$data{slot}"));
+            }
         }
         let or = |f: &str| {
             (0..p)
@@ -208,10 +238,9 @@ impl QornnCore {
     /// The loader's wiring (run-time weights): its writes decoded by segment onto the lane
     /// banks and the post-processor's memories; with ROM weights every write port held low.
     fn load_glue(&self, line: &mut impl FnMut(String)) {
-        let p = self.lanes.len();
         let rab = self._cfg.rom_addr_bits();
         let Some(loader) = self.loader.first() else {
-            for i in 0..p {
+            for i in 0..self.roms.len() {
                 line(format!("roms${i}$we = 1'b0"));
                 line(format!("roms${i}$waddr = 0"));
                 line(format!("roms${i}$wdata = 0"));
@@ -228,13 +257,27 @@ impl QornnCore {
             line(format!("loader$0$in_{f} = load_{f}"));
         }
         let seg = |k: usize| format!("(loader$0$wr_seg == {sb}'d{k})");
-        for i in 0..p {
+        let wb = self._cfg.rom_bits();
+        for i in 0..self.roms.len() {
             line(format!("roms${i}$we = loader$0$wr_valid & {}", seg(i)));
             line(format!("roms${i}$waddr = loader$0$wr_addr[{}:0]", rab - 1));
+            line(format!("roms${i}$wdata = loader$0$wr_data[{}:0]", wb - 1));
+        }
+        let group = self._cfg.spram_group();
+        for (g, bank) in self.sprams.iter().enumerate() {
+            for slot in 0..crate::spram::MAX_SLOTS {
+                let we = if slot < bank.slots() {
+                    format!("loader$0$wr_valid & {}", seg(g * group + slot))
+                } else {
+                    "1'b0".to_string()
+                };
+                line(format!("sprams${g}$we{slot} = {we}"));
+            }
             line(format!(
-                "roms${i}$wdata = loader$0$wr_data[{}:0]",
-                self.roms[i].wdata.width() - 1
+                "sprams${g}$waddr = loader$0$wr_addr[{}:0]",
+                rab - 1
             ));
+            line(format!("sprams${g}$wdata = loader$0$wr_data[{}:0]", wb - 1));
         }
         let (b, beta, c) = self.bias_segments();
         line(format!("requant$wr_b = loader$0$wr_valid & {}", seg(b)));
@@ -311,18 +354,43 @@ impl Logic for QornnCore {
                     s.out_active.val(),
                 )
             };
-            let rom = &mut self.roms[i];
-            rom.clock.next = clk;
-            rom.address.next = a;
-            match self.loader.first() {
-                Some(l) => {
-                    rom.we.next = l.wr_valid.val() & (l.wr_seg.val() == i as u64) as u64;
-                    rom.waddr.set(l.wr_addr.val());
-                    rom.wdata.set(l.wr_data.val());
+            let we = self
+                .loader
+                .first()
+                .map(|l| (l.wr_valid.val() & (l.wr_seg.val() == i as u64) as u64, l));
+            let w = if let Some(rom) = self.roms.get_mut(i) {
+                rom.clock.next = clk;
+                rom.address.next = a;
+                match we {
+                    Some((we, l)) => {
+                        rom.we.next = we;
+                        rom.waddr.set(l.wr_addr.val());
+                        rom.wdata.set(l.wr_data.val());
+                    }
+                    None => rom.we.next = 0,
                 }
-                None => rom.we.next = 0,
-            }
-            let w = rom.data.val();
+                rom.data.val()
+            } else {
+                let group = self._cfg.spram_group();
+                let bank = &mut self.sprams[i / group];
+                let slot = i % group;
+                if slot == 0 {
+                    bank.clock.next = clk;
+                    bank.address.next = a;
+                    for s in bank.slots()..crate::spram::MAX_SLOTS {
+                        bank.we(s).next = 0;
+                    }
+                }
+                match we {
+                    Some((we, l)) => {
+                        bank.we(slot).next = we;
+                        bank.waddr.set(l.wr_addr.val());
+                        bank.wdata.set(l.wr_data.val());
+                    }
+                    None => bank.we(slot).next = 0,
+                }
+                bank.data(slot)
+            };
             let lane = &mut self.lanes[i];
             lane.clock.next = clk;
             lane.reset.next = rst;
@@ -416,6 +484,20 @@ impl Logic for QornnCore {
                 &mut lane.in_addr,
                 &mut lane.in_active,
                 &mut lane.weight,
+            ] {
+                p.connect();
+            }
+        }
+        for bank in &mut self.sprams {
+            bank.clock.connect();
+            for p in [
+                &mut bank.address,
+                &mut bank.we0,
+                &mut bank.we1,
+                &mut bank.we2,
+                &mut bank.we3,
+                &mut bank.waddr,
+                &mut bank.wdata,
             ] {
                 p.connect();
             }

@@ -251,7 +251,11 @@ pub fn run_loaded(
     loaded: &QuantizedModel,
     seqs: &[Sequence],
 ) -> Result<HdlRun, HdlError> {
-    let opts = opts.clone().with_weights(crate::WeightStore::Ram);
+    // ROM options mean "the same core, loadable"; RAM and SPRAM stay as they are
+    let opts = match opts.weights {
+        crate::WeightStore::Rom => opts.clone().with_weights(crate::WeightStore::Ram),
+        _ => opts.clone(),
+    };
     let core = QornnCore::new(build, &opts)?;
     let image = crate::load::image(loaded, core.config())?;
     for (s, seq) in seqs.iter().enumerate() {

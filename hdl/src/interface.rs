@@ -59,7 +59,7 @@ impl CorePorts {
             cfg.output_accumulator_bits,
         );
         CorePorts {
-            load: (cfg.weights == crate::WeightStore::Ram).then(|| LoadPorts {
+            load: cfg.weights.loaded().then(|| LoadPorts {
                 valid: "load_valid".into(),
                 first: "load_first".into(),
                 byte: "load_byte".into(),

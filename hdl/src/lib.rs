@@ -31,6 +31,7 @@ pub mod port;
 pub mod requant;
 pub mod rom;
 pub mod sequencer;
+pub mod spram;
 pub mod state;
 pub mod verilog;
 

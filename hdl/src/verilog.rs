@@ -81,10 +81,16 @@ pub fn emit_core(core: &QornnCore, top: &str) -> Result<String, HdlError> {
         yw = cfg.output * cfg.output_accumulator_bits as usize,
         hw = cfg.hidden * cfg.activation_bits as usize,
         body = defines.defines(),
-        models = if (0..cfg.lanes).any(|p| cfg.mult18x18d_lane(p)) {
-            crate::dsp::MULT18X18D_SIM
-        } else {
-            ""
-        },
+        models = [
+            (
+                (0..cfg.lanes).any(|p| cfg.mult18x18d_lane(p)),
+                crate::dsp::MULT18X18D_SIM
+            ),
+            (cfg.sprams() > 0, crate::spram::SB_SPRAM256KA_SIM),
+        ]
+        .iter()
+        .filter(|(used, _)| *used)
+        .map(|(_, text)| *text)
+        .collect::<String>(),
     ))
 }

@@ -66,3 +66,23 @@ fn a_loaded_model_runs_as_the_golden_model_runs_it() {
     let packed = RandomSpec::new(Shape::new(12, 1, 2), 3, 5);
     check_loaded(&packed, &CoreOptions::with(3, Multipliers::Packed));
 }
+
+/// The lane banks in SPRAM: lanes share a block (4-bit slots: four lanes a block, 8-bit: two;
+/// a partial last group), each lane's slot delayed to its own address, and the writes of one
+/// slot leave the others' nibbles alone.
+#[test]
+fn a_model_loaded_into_spram_runs_as_the_golden_model_runs_it() {
+    let spram = |o: CoreOptions| o.with_weights(WeightStore::Spram);
+    // k_w = k_v = 4: 4-bit slots, lanes 0–3 and 4 in two blocks
+    let mut narrow = RandomSpec::new(Shape::new(9, 2, 3), 4, 31);
+    narrow.output_weight_bits = Bits::new(4);
+    check_loaded(&narrow, &spram(CoreOptions::new(5)));
+    // 8-bit V: 8-bit slots, two lanes a block; modReLU and most-negative codes
+    let mut wide = RandomSpec::new(Shape::new(7, 2, 3), 4, 21);
+    wide.modrelu = true;
+    wide.style = WeightStyle::Uniform;
+    check_loaded(&wide, &spram(CoreOptions::new(3)));
+    // packed lanes: two 4-bit weights a word, 8-bit slots
+    let packed = RandomSpec::new(Shape::new(12, 1, 2), 4, 5);
+    check_loaded(&packed, &spram(CoreOptions::with(3, Multipliers::Packed)));
+}

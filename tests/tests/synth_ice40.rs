@@ -182,3 +182,51 @@ fn a_design_with_more_port_bits_than_pins_is_refused_before_place_and_route() {
         "place and route ran"
     );
 }
+
+/// `--weights spram`: the lane banks become SB_SPRAM256KA cells, as many as the fit check
+/// counts before synthesis (⌈P/G⌉, G lanes a block), and leave the block RAMs to the rest.
+#[test]
+fn spram_weight_banks_map_to_the_up5k_spram_cells_the_fit_check_counts() {
+    if !qornn_tests::require_tools(&["yosys", "nextpnr-ice40"]) {
+        return;
+    }
+    use qornn_sim::random::{random_model, RandomSpec};
+    let model = random_model(&RandomSpec::new(qornn_sim::Shape::new(16, 1, 4), 4, 3));
+    let opts = qornn_hdl::CoreOptions::new(4).with_weights(qornn_hdl::WeightStore::Spram);
+    let design =
+        qornn_tools::board::board_design(&model, &opts, None, "qornn_top", Default::default())
+            .unwrap();
+    let cfg = &design.cfg;
+    let fit = qornn_tools::synth::Fit::of(
+        cfg,
+        Target::ICE40_UP5K,
+        qornn_tools::board::Link::FIFO_BYTES,
+    );
+    assert!(cfg.sprams() >= 1 && fit.sprams.used == cfg.sprams() as u64);
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("top.v");
+    std::fs::write(&v, &design.verilog).unwrap();
+    let report = synthesize(
+        &v,
+        &dir.path().join("build"),
+        &SynthOptions {
+            top: "qornn_top".parse().unwrap(),
+            bitstream: false,
+            ..options()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        report.usage(Resource::Sprams).used,
+        fit.sprams.used,
+        "{:?}",
+        report.cells
+    );
+    assert_eq!(
+        report.usage(Resource::BlockRams).used,
+        fit.block_rams.used,
+        "{:?}",
+        report.cells
+    );
+    assert_eq!(report.usage(Resource::Dsps).used, 4);
+}

@@ -144,6 +144,9 @@ struct Regs {
     snd_kind: u8,
     snd_idx: u16,
     snd_left: u16,
+    // registered from snd_idx (and the hash) a clock before they are sent
+    id_byte: u8,
+    snd_first: bool,
     credit_give: bool,
     // The outputs.
     tx_start: bool,
@@ -236,6 +239,7 @@ impl Framer {
             x_hold: vec![0; shape.x_bytes()],
             y_buf: vec![0; shape.y_bytes()],
             loaded_hash: shape.hash0(),
+            snd_first: true,
             idle: shape.idle,
             core_reset: true,
             por_reset: true,
@@ -268,30 +272,33 @@ impl Framer {
         f
     }
 
+    /// The identity's byte at the current index (the Verilog's `id_byte`).
+    fn id_byte(&self, o: &Regs) -> u8 {
+        let idx = o.snd_idx as usize;
+        let k = idx.wrapping_sub(MODEL_HASH_AT);
+        if self._shape.ram && k < 8 {
+            (o.loaded_hash >> (8 * k)) as u8
+        } else {
+            self._shape.identity.get(idx).copied().unwrap_or(0)
+        }
+    }
+
     /// The byte the sender would send now.
     fn snd_byte(&self, o: &Regs) -> u8 {
-        let idx = o.snd_idx as usize;
         match o.snd_kind {
             K_ABORT => {
-                if idx == 0 {
+                if o.snd_first {
                     REPLY_ERROR
                 } else {
                     o.abort_code
                 }
             }
             K_CREDIT => REPLY_CREDIT,
-            K_ID => {
-                let k = idx.wrapping_sub(MODEL_HASH_AT);
-                if self._shape.ram && k < 8 {
-                    (o.loaded_hash >> (8 * k)) as u8
-                } else {
-                    self._shape.identity.get(idx).copied().unwrap_or(0)
-                }
-            }
+            K_ID => o.id_byte,
             K_TIMER => o.timer_shift as u8,
             K_Y => o.y_buf[0],
             K_STATUS => {
-                if idx == 0 {
+                if o.snd_first {
                     if o.status_code == 0 {
                         REPLY_OK
                     } else {
@@ -367,6 +374,8 @@ impl Framer {
         let s = self._shape.clone();
         let o = self._r.clone();
         let mut n = o.clone();
+        n.id_byte = self.id_byte(&o);
+        n.snd_first = o.snd_idx == 0;
         let reset = o.por & 0x10 == 0;
         let rx_valid = self.rx_valid.is_high();
         let rx_data = self.rx_data.val() as u8;
@@ -653,7 +662,11 @@ impl Framer {
         } else if !tx_busy && !o.tx_start {
             n.tx_data = self.snd_byte(o);
             n.tx_start = true;
-            n.snd_idx = o.snd_idx.wrapping_add(1);
+            n.snd_idx = if o.snd_left == 1 {
+                0
+            } else {
+                o.snd_idx.wrapping_add(1)
+            };
             n.y_shift_d = o.snd_kind == K_Y;
             if o.snd_kind == K_TIMER {
                 n.timer_shift = o.timer_shift >> 8;

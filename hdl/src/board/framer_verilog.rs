@@ -10,6 +10,9 @@ fn byte(b: u8) -> String {
     format!("8'h{b:02x}")
 }
 
+// The identity table is indexed by snd_idx's low six bits.
+const _: () = assert!(IDENTITY_BYTES <= 64);
+
 /// The identity block as a case table on `snd_idx`; with run-time weights the model hash comes
 /// from the `loaded_hash` register.
 fn identity_rom(identity: &[u8; IDENTITY_BYTES], ram: bool) -> String {
@@ -180,19 +183,29 @@ pub(super) fn body(s: &Shape) -> String {
   reg [15:0] snd_idx = 0, snd_left = 0; // bytes sent, bytes left of this answer
   reg [7:0] id_byte;
   always @* begin
-    case (snd_idx)
+    case (snd_idx[5:0]) // an identity is 48 bytes: six bits index it
 {id_rom}      default: id_byte = 8'h00;
     endcase
+  end
+  // The identity byte and "first byte of the answer" registered: a byte goes out at least
+  // two clocks after snd_idx last changed (an answer's index is 0 for its whole choosing
+  // clock), so the registered values are the current ones and the 48-entry table and the
+  // 16-bit compare stay off the path into tx_data.
+  reg [7:0] id_byte_r = 0;
+  reg snd_first = 1;
+  always @(posedge clock) begin
+    id_byte_r <= id_byte;
+    snd_first <= snd_idx == 0;
   end
   reg [7:0] snd_byte;
   always @* begin
     case (snd_kind)
-      K_ABORT: snd_byte = snd_idx == 0 ? {reply_error} : abort_code;
+      K_ABORT: snd_byte = snd_first ? {reply_error} : abort_code;
       K_CREDIT: snd_byte = {reply_credit};
-      K_ID: snd_byte = id_byte;
+      K_ID: snd_byte = id_byte_r;
       K_TIMER: snd_byte = timer_shift[7:0];
       K_Y: snd_byte = y_buf[7:0];
-      K_STATUS: snd_byte = snd_idx == 0 ? (status_code == 0 ? {reply_ok} : {reply_error}) : status_code;
+      K_STATUS: snd_byte = snd_first ? (status_code == 0 ? {reply_ok} : {reply_error}) : status_code;
       default: snd_byte = 8'h00;
     endcase
   end
@@ -351,7 +364,7 @@ pub(super) fn body(s: &Shape) -> String {
       end else if (!tx_busy && !tx_start) begin
         tx_data <= snd_byte;
         tx_start <= 1;
-        snd_idx <= snd_idx + 1;
+        snd_idx <= snd_left == 1 ? 16'd0 : snd_idx + 1;
         y_shift_d <= snd_kind == K_Y;
         if (snd_kind == K_TIMER) timer_shift <= timer_shift >> 8;
         snd_left <= snd_left - 1;

@@ -229,7 +229,7 @@ fn identity_of(
     let step_bytes = cfg.input * bytes_for(cfg.input_bits);
     Ok(Identity {
         version: protocol::VERSION,
-        weights_in_ram: cfg.weights == qornn_hdl::WeightStore::Ram,
+        weights_in_ram: cfg.weights.loaded(),
         packed: cfg.packed,
         hidden: small("n", cfg.hidden)?,
         inputs: small("m", cfg.input)?,
@@ -245,7 +245,11 @@ fn identity_of(
         baud,
         cycles_per_step: cfg.cycles_per_step().min(u32::MAX as u64) as u32,
         idle_cycles,
-        model_hash: protocol::model_hash(model),
+        // SPRAM has no initial contents: the board holds no model until one is loaded
+        model_hash: match cfg.weights {
+            qornn_hdl::WeightStore::Spram => 0,
+            _ => protocol::model_hash(model),
+        },
         frame_hash: protocol::frame_hash(cfg),
     })
 }

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use qornn_hdl::{CoreConfig, CoreOptions, Multipliers};
+use qornn_hdl::{CoreConfig, CoreOptions, Multipliers, WeightStore};
 use qornn_sim::random::{random_model, RandomSpec, WeightStyle};
 use qornn_sim::{Bits, QuantizedModel, Shape};
 use qornn_tools::board::Link;
@@ -92,6 +92,10 @@ pub struct CheckArgs {
     /// Multipliers of the core (with --target): dsp, packed, lut or mixed:N.
     #[arg(long, default_value = "dsp", requires = "target")]
     multipliers: Multipliers,
+    /// Where the weights live (with --target): rom, ram, or spram (the lane banks in the
+    /// UP5K's SPRAM, loaded at run time).
+    #[arg(long, default_value = "rom", requires = "target")]
+    weights: WeightStore,
 }
 
 /// Run a `qornn model` verb.
@@ -131,7 +135,8 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
     let model = QuantizedModel::load(&a.file).with_context(|| format!("{}", a.file.display()))?;
     let fit = match a.target {
         Some(t) => {
-            let cfg = CoreConfig::new(&model, &CoreOptions::with(a.lanes, a.multipliers))?;
+            let opts = CoreOptions::with(a.lanes, a.multipliers).with_weights(a.weights);
+            let cfg = CoreConfig::new(&model, &opts)?;
             Some(Fit::of(&cfg, t, Link::FIFO_BYTES))
         }
         None => None,

@@ -7,7 +7,7 @@ use qornn_hdl::{CoreOptions, Multipliers, WeightStore};
 use qornn_sim::QuantizedModel;
 use qornn_tools::board::{board_design, parse_board, Board, LinkOptions};
 use qornn_tools::report::write_report;
-use qornn_tools::synth::{synthesize, CoreFacts, SynthOptions, Target};
+use qornn_tools::synth::{synthesize, CoreFacts, Resource, SynthOptions, Target};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,8 +32,9 @@ pub struct SynthArgs {
     /// Multipliers (with --model): dsp, packed (two rows per DSP), lut or mixed:N.
     #[arg(long, default_value = "dsp")]
     multipliers: Multipliers,
-    /// Weights (with --model): rom, baked into the bitstream, or ram, loaded at run time with
-    /// `qornn board load` (one bitstream then serves every model of the same frame).
+    /// Weights (with --model): rom, baked into the bitstream; ram, loaded at run time with
+    /// `qornn board load` (one bitstream then serves every model of the same frame); or spram,
+    /// loaded at run time into the UP5K's SPRAM (for n beyond its block RAM).
     #[arg(long, default_value = "rom", requires = "model")]
     weights: WeightStore,
     /// A board: its pins, clock and FPGA (with --model).
@@ -97,6 +98,12 @@ pub fn run(a: SynthArgs) -> Result<ExitCode> {
         (None, Some(b)) => Target::parse(b.target).expect("boards name known targets"),
         (None, None) => Target::ICE40_UP5K,
     };
+    if a.weights == WeightStore::Spram && target.capacity(Resource::Sprams) == 0 {
+        anyhow::bail!(
+            "--weights spram: {} has no SPRAM (the iCE40 UP5K has four); use --weights ram",
+            target.name()
+        );
+    }
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     // A board's pins come with the binary; they are written next to the design.
     let constraints = match (&a.constraints, board) {

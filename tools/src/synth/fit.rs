@@ -33,7 +33,7 @@ pub struct Fit {
     pub block_rams: Usage,
     /// DSP blocks (one per DSP lane).
     pub dsps: Usage,
-    /// SPRAM blocks (the weight banks are block RAM: none).
+    /// SPRAM blocks (the lane banks with `--weights spram`; otherwise none).
     pub sprams: Usage,
 }
 
@@ -82,21 +82,25 @@ impl Fit {
                 available: target.capacity(Resource::Dsps),
             },
             sprams: Usage {
-                used: 0,
+                used: cfg.sprams() as u64,
                 available: target.capacity(Resource::Sprams),
             },
         }
     }
 
-    /// Block RAMs and DSPs both fit.
+    /// Block RAMs, DSPs and SPRAMs all fit.
     pub fn fits(&self) -> bool {
-        self.block_rams.fits() && self.dsps.fits()
+        self.block_rams.fits() && self.dsps.fits() && self.sprams.fits()
     }
 
     /// What does not fit, in words (empty when it fits).
     pub fn refusals(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for (need, what) in [(self.block_rams, "block RAMs"), (self.dsps, "DSP blocks")] {
+        for (need, what) in [
+            (self.block_rams, "block RAMs"),
+            (self.dsps, "DSP blocks"),
+            (self.sprams, "SPRAM blocks"),
+        ] {
             if !need.fits() {
                 out.push(format!(
                     "needs {} {what}, {} has {}",
@@ -126,13 +130,18 @@ impl Fit {
             );
         }
         s += &format!(
-            "    block RAMs {} of {}, DSP blocks {} of {}, SPRAMs {} of {} (the weights live in block RAM)\n",
+            "    block RAMs {} of {}, DSP blocks {} of {}, SPRAMs {} of {} (the weights live in {})\n",
             self.block_rams.used,
             self.block_rams.available,
             self.dsps.used,
             self.dsps.available,
             self.sprams.used,
-            self.sprams.available
+            self.sprams.available,
+            if self.sprams.used > 0 {
+                "SPRAM"
+            } else {
+                "block RAM"
+            }
         );
         s += &if self.fits() {
             "    fits (LUTs and speed: after synthesis, `qornn synth`)\n".to_string()

@@ -284,3 +284,49 @@ fn weights_loaded_at_run_time_serve_another_model_of_the_frame() {
     let o = run_on(&board, d, "a.json", &["--mode", "all"]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+/// `--weights spram`: the lane banks in the UP5K's SPRAM (the vendor's cell under a
+/// behavioural model in Verilator). The board holds no model until one is loaded (hash 0,
+/// `board run` asks for the load), then runs it exactly as the golden model does.
+#[test]
+fn weights_loaded_into_spram_serve_a_model_of_the_frame() {
+    if !have(&["verilator"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    same_frame(d);
+    let board = SimBoard::start(d, "a.json", &["--weights", "spram"]);
+    let o = qornn(&["board", "info", "--port", board.port(), "--json"], d);
+    assert!(o.status.success(), "{}", text(&o));
+    let id: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(id["weights_in_ram"], true);
+    assert_eq!(id["model_hash"], 0, "{id}");
+    let o = run_on(&board, d, "a.json", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("load them first"), "{}", text(&o));
+    for model in ["c.json", "a.json"] {
+        let o = qornn(
+            &[
+                "board",
+                "load",
+                "--port",
+                board.port(),
+                "--baud",
+                "3000000",
+                "--model",
+                model,
+            ],
+            d,
+        );
+        assert!(o.status.success(), "{model}: {}", text(&o));
+        let o = run_on(&board, d, model, &["--mode", "all"]);
+        assert!(o.status.success(), "{model}: {}", text(&o));
+        assert!(
+            text(&o).contains("every output equals the golden model's"),
+            "{}",
+            text(&o)
+        );
+    }
+}
