@@ -75,6 +75,24 @@ fn run_on(board: &SimBoard, d: &Path, model: &str, extra: &[&str]) -> Output {
     qornn(&args, d)
 }
 
+/// `qornn board info --json` on `board`.
+fn info_of(board: &SimBoard, d: &Path) -> serde_json::Value {
+    let o = qornn(&["board", "info", "--port", board.port(), "--json"], d);
+    assert!(o.status.success(), "{}", text(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// `qornn board load` of `model` into `board` at 3 Mbaud.
+fn load_on(board: &SimBoard, d: &Path, model: &str) -> Output {
+    let port = board.port();
+    qornn(
+        &[
+            "board", "load", "--port", port, "--baud", "3000000", "--model", model,
+        ],
+        d,
+    )
+}
+
 fn setup(d: &Path) {
     for args in [
         &[
@@ -224,32 +242,13 @@ fn weights_loaded_at_run_time_serve_another_model_of_the_frame() {
     // Bytes 0-3 are identify requests (info, the refused run, the refused load, the load);
     // byte 30 falls in the first load frame.
     let board = SimBoard::start(d, "a.json", &["--weights", "ram", "--corrupt-data", "30"]);
-    let info = |d: &Path| -> serde_json::Value {
-        let o = qornn(&["board", "info", "--port", board.port(), "--json"], d);
-        assert!(o.status.success(), "{}", text(&o));
-        serde_json::from_slice(&o.stdout).unwrap()
-    };
-    let before = info(d);
+    let before = info_of(&board, d);
     assert_eq!(before["weights_in_ram"], true);
     // The bitstream powers up with a's weights, and runs c only once c is loaded.
     let o = run_on(&board, d, "c.json", &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("load them first"), "{}", text(&o));
-    let load = |model: &str| {
-        qornn(
-            &[
-                "board",
-                "load",
-                "--port",
-                board.port(),
-                "--baud",
-                "3000000",
-                "--model",
-                model,
-            ],
-            d,
-        )
-    };
+    let load = |model: &str| load_on(&board, d, model);
     // b is another frame (its own widths and requantiser): refused, nothing sent.
     let o = load("b.json");
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -266,7 +265,7 @@ fn weights_loaded_at_run_time_serve_another_model_of_the_frame() {
         "{}",
         text(&o)
     );
-    let after = info(d);
+    let after = info_of(&board, d);
     assert_ne!(after["model_hash"], before["model_hash"]);
     assert_eq!(after["frame_hash"], before["frame_hash"]);
     for mode in ["last", "all"] {
@@ -298,28 +297,14 @@ fn weights_loaded_into_spram_serve_a_model_of_the_frame() {
     setup(d);
     same_frame(d);
     let board = SimBoard::start(d, "a.json", &["--weights", "spram"]);
-    let o = qornn(&["board", "info", "--port", board.port(), "--json"], d);
-    assert!(o.status.success(), "{}", text(&o));
-    let id: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let id = info_of(&board, d);
     assert_eq!(id["weights_in_ram"], true);
     assert_eq!(id["model_hash"], 0, "{id}");
     let o = run_on(&board, d, "a.json", &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("load them first"), "{}", text(&o));
     for model in ["c.json", "a.json"] {
-        let o = qornn(
-            &[
-                "board",
-                "load",
-                "--port",
-                board.port(),
-                "--baud",
-                "3000000",
-                "--model",
-                model,
-            ],
-            d,
-        );
+        let o = load_on(&board, d, model);
         assert!(o.status.success(), "{model}: {}", text(&o));
         let o = run_on(&board, d, model, &["--mode", "all"]);
         assert!(o.status.success(), "{model}: {}", text(&o));
