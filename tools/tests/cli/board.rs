@@ -230,15 +230,23 @@ fn same_frame(d: &Path) {
     std::fs::write(d.join("c.json"), serde_json::to_string(&m).unwrap()).unwrap();
 }
 
-#[test]
-fn weights_loaded_at_run_time_serve_another_model_of_the_frame() {
+/// A folder with models a, b, c (c of a's frame) and an input, when Verilator is here.
+fn frame_fixtures() -> Option<tempfile::TempDir> {
     if !have(&["verilator"]) {
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    same_frame(dir.path());
+    Some(dir)
+}
+
+#[test]
+fn weights_loaded_at_run_time_serve_another_model_of_the_frame() {
+    let Some(dir) = frame_fixtures() else {
+        return;
+    };
     let d = dir.path();
-    setup(d);
-    same_frame(d);
     // Bytes 0-3 are identify requests (info, the refused run, the refused load, the load);
     // byte 30 falls in the first load frame.
     let board = SimBoard::start(d, "a.json", &["--weights", "ram", "--corrupt-data", "30"]);
@@ -289,13 +297,10 @@ fn weights_loaded_at_run_time_serve_another_model_of_the_frame() {
 /// `board run` asks for the load), then runs it exactly as the golden model does.
 #[test]
 fn weights_loaded_into_spram_serve_a_model_of_the_frame() {
-    if !have(&["verilator"]) {
+    let Some(dir) = frame_fixtures() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+    };
     let d = dir.path();
-    setup(d);
-    same_frame(d);
     let board = SimBoard::start(d, "a.json", &["--weights", "spram"]);
     let id = info_of(&board, d);
     assert_eq!(id["weights_in_ram"], true);
