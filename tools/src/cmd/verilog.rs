@@ -38,9 +38,10 @@ pub struct VerilogArgs {
     /// a simulation model of it behind `ifndef SYNTHESIS`. Default: the portable `*`.
     #[arg(long, value_parser = super::synth::parse_target)]
     target: Option<Target>,
-    /// Where the weights live: rom (baked in) or ram (the same memories with a write port
+    /// Where the weights live: rom (baked in), ram (the same memories with a write port
     /// behind a byte-wide load port, `load_valid`/`load_first`/`load_byte`; the image's layout
-    /// is docs/core.md's "Run-time weights").
+    /// is docs/core.md's "Run-time weights"), or spram (run-time weights with the lane banks
+    /// in the UP5K's SB_SPRAM256KA blocks).
     #[arg(long, default_value = "rom")]
     weights: WeightStore,
     /// The Verilog file to write.

@@ -20,7 +20,7 @@ pub struct SimArgs {
     /// Multipliers: dsp, packed (two rows per DSP), lut or mixed:N.
     #[arg(long, default_value = "dsp")]
     multipliers: Multipliers,
-    /// Weights: rom (baked in) or ram (loaded with `qornn board load`).
+    /// Weights: rom (baked in), ram or spram (loaded with `qornn board load`).
     #[arg(long, default_value = "rom")]
     weights: WeightStore,
     /// Simulate this board's clock and ports (default: 12 MHz, ports CLK/RX/TX).
