@@ -12,6 +12,7 @@
 //! then `dσ/dz = 1`, `dσ/dβ = sign(h)`. So no pre-activation is stored.
 
 use crate::real::{flush_denormals, gemm, view, view_mut, Real};
+use crate::tensors::{reduce_shares, Tensors};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
@@ -170,14 +171,14 @@ impl<R: Real> Params<R> {
             c: vec![R::zero(); s.d],
         }
     }
+}
 
-    /// All six parts, in a fixed order.
-    pub fn parts(&self) -> [&Vec<R>; 6] {
+impl<R: Real> Tensors<R, 6> for Params<R> {
+    fn parts(&self) -> [&Vec<R>; 6] {
         [&self.w, &self.u, &self.b, &self.beta, &self.v, &self.c]
     }
 
-    /// All six parts, mutable.
-    pub fn parts_mut(&mut self) -> [&mut Vec<R>; 6] {
+    fn parts_mut(&mut self) -> [&mut Vec<R>; 6] {
         [
             &mut self.w,
             &mut self.u,
@@ -186,22 +187,6 @@ impl<R: Real> Params<R> {
             &mut self.v,
             &mut self.c,
         ]
-    }
-
-    fn add(&mut self, o: &Grads<R>) {
-        for (a, b) in self.parts_mut().into_iter().zip(o.parts()) {
-            a.iter_mut().zip(b).for_each(|(x, &y)| *x += y);
-        }
-    }
-
-    /// The global Euclidean norm.
-    pub fn norm(&self) -> f64 {
-        self.parts()
-            .iter()
-            .flat_map(|p| p.iter())
-            .map(|x| x.f() * x.f())
-            .sum::<f64>()
-            .sqrt()
     }
 }
 
@@ -776,14 +761,9 @@ impl<R: Real> Engine<R> {
         let used = run_shares(&mut self.workers, batch.size, |ws, r| {
             run_chunk(ws, s, wts, batch, r, scale, opt)
         });
-        let (first, rest) = self.workers.split_at_mut(1);
-        let mut stats = first[0].stats;
-        for ws in rest.iter().take(used.saturating_sub(1)) {
-            stats.merge(&ws.stats);
-            if opt.backward {
-                first[0].grads.add(&ws.grads);
-            }
-        }
+        let stats = reduce_shares(&mut self.workers, used, opt.backward, |ws| {
+            (ws.stats, &mut ws.grads)
+        });
         let grads = if opt.backward {
             Some(&self.workers[0].grads)
         } else {

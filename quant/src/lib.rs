@@ -18,4 +18,5 @@ pub mod ortho;
 pub mod quantize;
 pub mod real;
 pub mod tasks;
+pub mod tensors;
 pub mod train;

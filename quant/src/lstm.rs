@@ -19,6 +19,7 @@
 use crate::bptt::{output_loss, run_shares, Batch, LossKind, Readout, Stats};
 use crate::real::{gemm, view, view_mut, Real};
 use crate::tasks::{Split, Task};
+use crate::tensors::{reduce_shares, Tensors};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -97,22 +98,6 @@ impl<R: Real> LstmParams<R> {
         }
     }
 
-    /// All four parts, in a fixed order (the optimiser's tensor order).
-    pub fn parts(&self) -> [&Vec<R>; 4] {
-        [&self.w, &self.b, &self.v, &self.c]
-    }
-
-    /// All four parts, mutable.
-    pub fn parts_mut(&mut self) -> [&mut Vec<R>; 4] {
-        [&mut self.w, &mut self.b, &mut self.v, &mut self.c]
-    }
-
-    fn add(&mut self, o: &LstmParams<R>) {
-        for (a, b) in self.parts_mut().into_iter().zip(o.parts()) {
-            a.iter_mut().zip(b).for_each(|(x, &y)| *x += y);
-        }
-    }
-
     /// Whether the lengths are those of `s`.
     pub fn fits(&self, s: &LstmShape) -> bool {
         let (n, k, d) = (s.n, s.cols(), s.d);
@@ -120,6 +105,16 @@ impl<R: Real> LstmParams<R> {
             && self.b.len() == 4 * n
             && self.v.len() == d * n
             && self.c.len() == d
+    }
+}
+
+impl<R: Real> Tensors<R, 4> for LstmParams<R> {
+    fn parts(&self) -> [&Vec<R>; 4] {
+        [&self.w, &self.b, &self.v, &self.c]
+    }
+
+    fn parts_mut(&mut self) -> [&mut Vec<R>; 4] {
+        [&mut self.w, &mut self.b, &mut self.v, &mut self.c]
     }
 }
 
@@ -484,14 +479,9 @@ impl<R: Real> LstmEngine<R> {
         let used = run_shares(&mut self.workers, batch.size, |ws, r| {
             run_chunk(ws, model, batch, r, scale, backward)
         });
-        let (first, rest) = self.workers.split_at_mut(1);
-        let mut stats = first[0].stats;
-        for ws in rest.iter().take(used.saturating_sub(1)) {
-            stats.merge(&ws.stats);
-            if backward {
-                first[0].grads.add(&ws.grads);
-            }
-        }
+        let stats = reduce_shares(&mut self.workers, used, backward, |ws| {
+            (ws.stats, &mut ws.grads)
+        });
         (stats, backward.then_some(&self.workers[0].grads))
     }
 

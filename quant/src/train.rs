@@ -18,6 +18,7 @@ use crate::ortho::{self, BjorckConfig, PowerIteration, Projunn};
 use crate::quantize::WeightBits;
 use crate::real::orthogonality_error;
 use crate::tasks::{Split, Task, TaskSpec};
+use crate::tensors::Tensors;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use thiserror::Error;
@@ -451,8 +452,8 @@ impl Network {
     /// Lengths of the parameter tensors, in the optimiser's order.
     fn sizes(&self) -> Vec<usize> {
         match self {
-            Network::Ornn(o) => o.model.params.parts().iter().map(|p| p.len()).collect(),
-            Network::Lstm(l) => l.model.params.parts().iter().map(|p| p.len()).collect(),
+            Network::Ornn(o) => o.model.params.sizes(),
+            Network::Lstm(l) => l.model.params.sizes(),
         }
     }
 
@@ -473,6 +474,23 @@ impl Network {
     }
 }
 
+/// A batch's gradients into the network's buffer, or the step at which training diverged
+/// (a loss that is not finite).
+fn take_gradients<G: Clone>(
+    stats: &Stats,
+    g: Option<&G>,
+    grads: &mut G,
+    step: u64,
+) -> Result<(), TrainError> {
+    if !stats.loss_sum.is_finite() {
+        return Err(TrainError::Diverged(step));
+    }
+    if let Some(g) = g {
+        grads.clone_from(g);
+    }
+    Ok(())
+}
+
 /// One optimiser update of parameter `idx` (`p += update(g)`), `update` reused as scratch.
 fn step_parameter(
     optimizer: &mut Optimizer,
@@ -487,35 +505,30 @@ fn step_parameter(
     p.iter_mut().zip(update.iter()).for_each(|(x, &u)| *x += u);
 }
 
+/// What one optimiser step of either network takes besides the network: the settings, the
+/// batch, the optimiser with its scratch buffer, and the step's index.
+struct Step<'a> {
+    cfg: &'a TrainConfig,
+    batch: &'a Batch,
+    optimizer: &'a mut Optimizer,
+    update: &'a mut Vec<f32>,
+    step: u64,
+}
+
 impl Ornn {
-    fn train_step(
-        &mut self,
-        cfg: &TrainConfig,
-        batch: &Batch,
-        optimizer: &mut Optimizer,
-        update: &mut Vec<f32>,
-        step: u64,
-    ) -> Result<Stats, TrainError> {
-        self.model.prepare(cfg.bjorck.power_iters);
+    fn train_step(&mut self, s: Step<'_>) -> Result<Stats, TrainError> {
+        self.model.prepare(s.cfg.bjorck.power_iters);
         let shape = self.model.shape();
         let opt = PassOptions {
             backward: true,
             ..Default::default()
         };
-        let (stats, g) = self.engine.run(&shape, &self.model.weights(), batch, opt);
-        if !stats.loss_sum.is_finite() {
-            return Err(TrainError::Diverged(step));
-        }
-        if let Some(g) = g {
-            self.grads.clone_from(g);
-        }
+        let (stats, g) = self.engine.run(&shape, &self.model.weights(), s.batch, opt);
+        take_gradients(&stats, g, &mut self.grads, s.step)?;
         self.model.chain_to_latent(&mut self.grads);
-        if cfg.clip > 0.0 {
-            let mut parts = self.grads.parts_mut();
-            clip_norm(&mut parts, cfg.clip);
-        }
-        let lr = cfg.schedule.at(step);
-        optimizer.begin_step();
+        clip_norm(&mut self.grads.parts_mut(), s.cfg.clip);
+        let lr = s.cfg.schedule.at(s.step);
+        s.optimizer.begin_step();
         let n = shape.n;
         let projunn = match self.model.config.ortho {
             Ortho::Projunn { kind } => Some(kind),
@@ -528,30 +541,32 @@ impl Ornn {
             if id == ParamId::Beta && relu {
                 continue;
             }
-            update.resize(g.len(), 0.0);
+            s.update.resize(g.len(), 0.0);
             // W's latent learns at its own rate (`ortho_lr_factor`); with projUNN the step is
             // projected back onto the orthogonal group instead of taken as it is.
             match (id, projunn) {
                 (ParamId::W, Some(kind)) => {
-                    optimizer.update(id.index(), g, lr * cfg.ortho_lr_factor, update);
-                    let (a, b) = ortho::rank_one(update, n, n, &mut self.rank1, cfg.rank_one_iters);
+                    s.optimizer
+                        .update(id.index(), g, lr * s.cfg.ortho_lr_factor, s.update);
+                    let (a, b) =
+                        ortho::rank_one(s.update, n, n, &mut self.rank1, s.cfg.rank_one_iters);
                     match kind {
                         Projunn::Direct => {
                             ortho::projunn_d(p, n, &a, &b);
                         }
                         Projunn::Tangent => ortho::projunn_t(p, n, &a, &b),
                     }
-                    if (step + 1).is_multiple_of(64) && orthogonality_error(p, n) > 1e-4 {
+                    if (s.step + 1).is_multiple_of(64) && orthogonality_error(p, n) > 1e-4 {
                         ortho::bjorck_polish(p, n, 2);
                     }
                 }
                 _ => {
                     let lr = if id == ParamId::W {
-                        lr * cfg.ortho_lr_factor
+                        lr * s.cfg.ortho_lr_factor
                     } else {
                         lr
                     };
-                    step_parameter(optimizer, id.index(), g, lr, p, update);
+                    step_parameter(s.optimizer, id.index(), g, lr, p, s.update);
                 }
             }
         }
@@ -560,27 +575,12 @@ impl Ornn {
 }
 
 impl Lstm {
-    fn train_step(
-        &mut self,
-        cfg: &TrainConfig,
-        batch: &Batch,
-        optimizer: &mut Optimizer,
-        update: &mut Vec<f32>,
-        step: u64,
-    ) -> Result<Stats, TrainError> {
-        let (stats, g) = self.engine.run(&self.model, batch, true);
-        if !stats.loss_sum.is_finite() {
-            return Err(TrainError::Diverged(step));
-        }
-        if let Some(g) = g {
-            self.grads.clone_from(g);
-        }
-        if cfg.clip > 0.0 {
-            let mut parts = self.grads.parts_mut();
-            clip_norm(&mut parts, cfg.clip);
-        }
-        let lr = cfg.schedule.at(step);
-        optimizer.begin_step();
+    fn train_step(&mut self, s: Step<'_>) -> Result<Stats, TrainError> {
+        let (stats, g) = self.engine.run(&self.model, s.batch, true);
+        take_gradients(&stats, g, &mut self.grads, s.step)?;
+        clip_norm(&mut self.grads.parts_mut(), s.cfg.clip);
+        let lr = s.cfg.schedule.at(s.step);
+        s.optimizer.begin_step();
         let grads = self.grads.parts();
         for (i, (p, g)) in self
             .model
@@ -590,7 +590,7 @@ impl Lstm {
             .zip(grads)
             .enumerate()
         {
-            step_parameter(optimizer, i, g, lr, p, update);
+            step_parameter(s.optimizer, i, g, lr, p, s.update);
         }
         Ok(stats)
     }
@@ -723,7 +723,7 @@ impl Trainer {
                 if model.config != mc {
                     return Err(bad("model structure"));
                 }
-                let sizes: Vec<usize> = model.params.parts().iter().map(|p| p.len()).collect();
+                let sizes = model.params.sizes();
                 let want = [
                     mc.shape.n * mc.shape.n,
                     mc.shape.n * mc.shape.m,
@@ -805,9 +805,16 @@ impl Trainer {
         let ids = self.task.train_ids(cfg.seed, self.step, cfg.batch);
         let batch = self.task.batch(Split::Train, &ids);
         let (opt, upd) = (&mut self.optimizer, &mut self.update);
+        let step = |optimizer, update| Step {
+            cfg,
+            batch: &batch,
+            optimizer,
+            update,
+            step: self.step,
+        };
         let stats = match &mut self.network {
-            Network::Ornn(o) => o.train_step(cfg, &batch, opt, upd, self.step)?,
-            Network::Lstm(l) => l.train_step(cfg, &batch, opt, upd, self.step)?,
+            Network::Ornn(o) => o.train_step(step(opt, upd))?,
+            Network::Lstm(l) => l.train_step(step(opt, upd))?,
         };
         self.step += 1;
         self.running.merge(&stats);

@@ -8,6 +8,7 @@ use qornn_quant::bptt::{
 use qornn_quant::model::{Init, Model, ModelConfig, Ortho};
 use qornn_quant::ortho::BjorckConfig;
 use qornn_quant::quantize::WeightBits;
+use qornn_quant::tensors::Tensors;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -108,21 +109,32 @@ pub(crate) fn check(name: &str, analytic: &[f64], numeric: &[f64]) {
     }
 }
 
-/// Finite differences of `f` over every entry of parameter `part` (index into parts_mut).
-fn fd(m: &mut Model<f64>, part: usize, f: &mut dyn FnMut(&mut Model<f64>) -> f64) -> Vec<f64> {
-    let len = m.params.parts()[part].len();
+/// Central finite differences of `loss` over every entry of tensor `part` of a network's
+/// parameters (`params` names them inside the network `m`); shared with the LSTM's checks.
+pub(crate) fn finite_differences<M, P: Tensors<f64, N>, const N: usize>(
+    m: &mut M,
+    part: usize,
+    params: impl Fn(&mut M) -> &mut P,
+    mut loss: impl FnMut(&mut M) -> f64,
+) -> Vec<f64> {
     let h = 1e-6;
+    let len = params(m).parts()[part].len();
     (0..len)
         .map(|i| {
-            let x = m.params.parts()[part][i];
-            m.params.parts_mut()[part][i] = x + h;
-            let up = f(m);
-            m.params.parts_mut()[part][i] = x - h;
-            let dn = f(m);
-            m.params.parts_mut()[part][i] = x;
+            let x = params(m).parts()[part][i];
+            params(m).parts_mut()[part][i] = x + h;
+            let up = loss(m);
+            params(m).parts_mut()[part][i] = x - h;
+            let dn = loss(m);
+            params(m).parts_mut()[part][i] = x;
             (up - dn) / (2.0 * h)
         })
         .collect()
+}
+
+/// Finite differences over tensor `part` of an ORNN's parameters.
+fn fd(m: &mut Model<f64>, part: usize, f: &mut dyn FnMut(&mut Model<f64>) -> f64) -> Vec<f64> {
+    finite_differences(m, part, |m| &mut m.params, f)
 }
 
 fn shapes() -> Vec<NetShape> {

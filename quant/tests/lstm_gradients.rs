@@ -6,9 +6,10 @@
 //! cell carry dropped (`dc_{t−1} = dc_t` instead of `dc_t ⊙ f`) the first entry of dW is off by
 //! 40× the tolerance, with the output gate's tanh(c_t) factor dropped by 300×.
 
-use crate::gradients::check;
+use crate::gradients::{check, finite_differences};
 use qornn_quant::bptt::{Batch, LossKind, Readout};
 use qornn_quant::lstm::{LstmEngine, LstmModel, LstmParams, LstmShape};
+use qornn_quant::tensors::Tensors;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -38,19 +39,7 @@ fn grads(m: &LstmModel<f64>, b: &Batch, eng: &mut LstmEngine<f64>) -> LstmParams
 }
 
 fn fd(m: &mut LstmModel<f64>, part: usize, b: &Batch, eng: &mut LstmEngine<f64>) -> Vec<f64> {
-    let len = m.params.parts()[part].len();
-    let h = 1e-6;
-    (0..len)
-        .map(|i| {
-            let x = m.params.parts()[part][i];
-            m.params.parts_mut()[part][i] = x + h;
-            let up = loss(m, b, eng);
-            m.params.parts_mut()[part][i] = x - h;
-            let dn = loss(m, b, eng);
-            m.params.parts_mut()[part][i] = x;
-            (up - dn) / (2.0 * h)
-        })
-        .collect()
+    finite_differences(m, part, |m| &mut m.params, |m| loss(m, b, eng))
 }
 
 fn shapes() -> Vec<LstmShape> {

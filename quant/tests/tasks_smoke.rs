@@ -1,21 +1,17 @@
 //! Every task trains end to end in a few steps and exports an integer model the golden
 //! simulator agrees with (adding: regression read at the last step; charlm: per-step classes).
 
-use qornn_quant::bptt::Activation;
-use qornn_quant::optim::OptimizerKind;
+use crate::train_copy::adam_modrelu;
 use qornn_quant::tasks::TaskSpec;
-use qornn_quant::train::{Method, TrainConfig, Trainer};
+use qornn_quant::train::{Method, Trainer};
 
 fn small(task: TaskSpec, method: Method, steps: u64) -> Trainer {
-    let mut c = TrainConfig::new(task, method, 24);
+    let mut c = adam_modrelu(task, method, 24);
     c.batch = 32;
     c.steps = steps;
     c.eval_every = steps;
     c.test_limit = 128;
     c.bits = 6;
-    c.activation = Activation::Modrelu;
-    c.optimizer = OptimizerKind::Adam;
-    c.schedule.lr = 3e-3;
     c.clip = 1.0;
     let mut t = Trainer::new(c).expect("config");
     t.run(|_, _| true, |_, _| true).expect("training");

@@ -10,14 +10,21 @@ use qornn_quant::optim::OptimizerKind;
 use qornn_quant::tasks::TaskSpec;
 use qornn_quant::train::{Method, TrainConfig, Trainer};
 
-#[test]
-fn copy_task_ste_bjorck_4bit_trains_and_exports() {
-    let mut cfg = TrainConfig::new(TaskSpec::Copy { delay: 10 }, Method::SteBjorck, 64);
-    cfg.bits = 4;
-    cfg.output_bits = 8;
+/// The settings the short training tests share: modReLU and Adam at lr 3·10⁻³ (the library's
+/// defaults are ReLU and RMSprop at 10⁻³, too slow for a test budget).
+pub(crate) fn adam_modrelu(task: TaskSpec, method: Method, hidden: usize) -> TrainConfig {
+    let mut cfg = TrainConfig::new(task, method, hidden);
     cfg.activation = Activation::Modrelu;
     cfg.optimizer = OptimizerKind::Adam;
     cfg.schedule.lr = 3e-3;
+    cfg
+}
+
+#[test]
+fn copy_task_ste_bjorck_4bit_trains_and_exports() {
+    let mut cfg = adam_modrelu(TaskSpec::Copy { delay: 10 }, Method::SteBjorck, 64);
+    cfg.bits = 4;
+    cfg.output_bits = 8;
     cfg.batch = 128;
     cfg.steps = 1500;
     cfg.eval_every = 500;
