@@ -37,6 +37,33 @@ pub struct CorePorts {
     pub load: Option<LoadPorts>,
 }
 
+/// `write!` with a core's port names ([`CorePorts`] `$ports`) as the named arguments
+/// `{module}`, `{clock}`, `{reset}`, `{x_valid}`, `{x_ready}`, `{x_data}`, `{x_start}`,
+/// `{y_valid}`, `{y_ready}` and `{y_data}`, then any further arguments. The board top and the
+/// generated testbenches (`qornn`'s co-simulation) instantiate the core through it, so the
+/// port list is spelled once; a template must use all ten (an unused named argument does not
+/// compile). `std::fmt::Write` (or `std::io::Write`) must be in scope, as for `write!`.
+#[macro_export]
+macro_rules! write_with_ports {
+    ($out:expr, $ports:expr, $fmt:literal, $($rest:tt)*) => {
+        write!(
+            $out,
+            $fmt,
+            module = $ports.module,
+            clock = $ports.clock,
+            reset = $ports.reset,
+            x_valid = $ports.x_valid,
+            x_ready = $ports.x_ready,
+            x_data = $ports.x_data,
+            x_start = $ports.x_start,
+            y_valid = $ports.y_valid,
+            y_ready = $ports.y_ready,
+            y_data = $ports.y_data,
+            $($rest)*
+        )
+    };
+}
+
 /// The byte-wide weight load port of a core with run-time weights ([`crate::load`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadPorts {

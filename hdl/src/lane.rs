@@ -279,13 +279,9 @@ reg signed [{lw1}:0] acc;
    o_valid = 0; o_first = 0; o_last = 0; o_kind = 0; o_active = 0; o_data = 0; o_w = 0;
    m_valid = 0; m_first = 0; m_last = 0; m_kind = 0; m_active = 0;{prod_init}
    t_valid = 0; t_first = 0; t_last = 0; t_active = 0; term = 0; acc = 0; done = 0;
-   out_valid = 0; out_first = 0; out_last = 0; out_kind = 0; out_data = 0; out_addr = 0;
-   out_active = 0; res_valid = 0; res_acc = 0;
+{TOKEN_INIT}
 end
-// Data registers: no reset, so that yosys can pack them into the DSP block.
-always @(posedge clock) begin
-{token_data}
-   o_first <= out_first; o_last <= out_last; o_kind <= out_kind; o_active <= out_active;
+{DATA_REGISTERS}
    o_data <= out_data; o_w <= weight;
    m_first <= o_first; m_last <= o_last; m_kind <= o_kind; m_active <= o_active;
 {prod_stmt}   t_first <= m_first; t_last <= m_last; t_active <= m_active;
@@ -301,12 +297,10 @@ always @(posedge clock) begin
       res_valid <= done;
       res_acc <= done ? acc : {lw}'sd0;
       done <= t_valid & t_last & ({ab}'d{index} < t_active);
-{forward}
+{FORWARD}
    end
 end",
             index = p.index,
-            forward = FORWARD,
-            token_data = TOKEN_DATA,
             prod_decl = stage.decl,
             prod_stmt = stage.stmt,
             prod_inst = stage.inst,
@@ -368,13 +362,9 @@ wire hi_fire = (hwait == {hb}'d1);
    m_valid = 0; m_first = 0; m_last = 0; m_pair = 0; m_kind = 0; m_active = 0; m_data = 0;
   {prod_init} t_valid = 0; t_first = 0; t_last = 0; t_pair = 0; t_active = 0; term = 0;
    term_hi = 0; acc = 0; acc_hi = 0; hold = 0; hwait = 0; done = 0; done_hi = 0;
-   out_valid = 0; out_first = 0; out_last = 0; out_kind = 0; out_data = 0; out_addr = 0;
-   out_active = 0; res_valid = 0; res_acc = 0;
+{TOKEN_INIT}
 end
-// Data registers: no reset, so that yosys can pack them into the DSP block.
-always @(posedge clock) begin
-{token_data}
-   o_first <= out_first; o_last <= out_last; o_kind <= out_kind; o_active <= out_active;
+{DATA_REGISTERS}
    o_data <= out_data; o_w <= (out_kind == 2'd2) ? a_one : a_pair;
    m_first <= o_first; m_last <= o_last; m_kind <= o_kind; m_active <= o_active;
    m_data <= o_data; m_pair <= (o_kind != 2'd2);
@@ -400,12 +390,10 @@ always @(posedge clock) begin
       done_hi <= t_valid & t_last & t_pair & ({ab}'d{hi_index} < t_active);
       if (done_hi) hwait <= {hb}'d{lanes};
       else if (hwait != {hb}'d0) hwait <= hwait - 1'b1;
-{forward}
+{FORWARD}
    end
 end",
             index = p.index,
-            forward = FORWARD,
-            token_data = TOKEN_DATA,
             hi_index = p.lanes + p.index,
             prod_decl = stage.decl,
             prod_stmt = stage.stmt,
@@ -469,11 +457,23 @@ const FORWARD: &str = "      t_valid <= m_valid;
       o_valid <= out_valid;
       out_valid <= in_valid;";
 
-/// Both lanes' token data register (Verilog, in the block without reset): only the valid
-/// flag is reset, so the data path from the hidden-state RAM's output has no reset gate in
-/// front of its flip-flops (on ECP5 that gate was a LUT level on the critical path).
-const TOKEN_DATA: &str = "   out_first <= in_first; out_last <= in_last; out_kind <= in_kind;
-   out_data <= in_data; out_addr <= in_addr; out_active <= in_active;";
+/// Both lanes' last initial values (Verilog, the end of the `initial` block): the token
+/// stage's registers and the result.
+const TOKEN_INIT: &str =
+    "   out_valid = 0; out_first = 0; out_last = 0; out_kind = 0; out_data = 0; out_addr = 0;
+   out_active = 0; res_valid = 0; res_acc = 0;";
+
+/// The head of both lanes' data-register block (Verilog, a block without reset): the token
+/// stage's data and the operand stage's control fields; each lane goes on with its own operand
+/// and product registers. Only the valid flags are reset ([`FORWARD`]), so the data path from
+/// the hidden-state RAM's output has no reset gate in front of its flip-flops (on ECP5 that
+/// gate was a LUT level on the critical path).
+const DATA_REGISTERS: &str =
+    "// Data registers: no reset, so that yosys can pack them into the DSP block.
+always @(posedge clock) begin
+   out_first <= in_first; out_last <= in_last; out_kind <= in_kind;
+   out_data <= in_data; out_addr <= in_addr; out_active <= in_active;
+   o_first <= out_first; o_last <= out_last; o_kind <= out_kind; o_active <= out_active;";
 
 /// Verilog that sign-extends the `from`-bit signal `name` to `to` bits.
 pub fn sign_extend(name: &str, from: usize, to: usize) -> String {

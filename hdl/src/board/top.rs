@@ -28,8 +28,9 @@ pub fn board_top_verilog(
         ),
         None => String::new(),
     };
-    let _ = write!(
+    let _ = crate::write_with_ports!(
         v,
+        core,
         "// qornn board top, protocol v3 (docs/board.md): the core behind a UART byte stream.
 module {top} (input {clk}, input {rx}, output {tx});
   wire por_reset, core_reset, rx_valid, tx_start, tx_busy;
@@ -47,24 +48,14 @@ module {top} (input {clk}, input {rx}, output {tx});
     .load_valid(load_valid), .load_first(load_first), .load_byte(load_byte)
   );
   {module} core (
-    .{c_clock}({clk}), .{c_reset}(core_reset),
-    .{c_x_valid}(x_valid), .{c_x_ready}(x_ready), .{c_x_data}(x_data), .{c_x_start}(x_start),
-    .{c_y_valid}(y_valid), .{c_y_ready}(y_ready), .{c_y_data}(y_data){load}
+    .{clock}({clk}), .{reset}(core_reset),
+    .{x_valid}(x_valid), .{x_ready}(x_ready), .{x_data}(x_data), .{x_start}(x_start),
+    .{y_valid}(y_valid), .{y_ready}(y_ready), .{y_data}(y_data){load}
   );
 endmodule
 ",
         x1 = xw - 1,
         y1 = yw - 1,
-        module = core.module,
-        c_clock = core.clock,
-        c_reset = core.reset,
-        c_x_valid = core.x_valid,
-        c_x_ready = core.x_ready,
-        c_x_data = core.x_data,
-        c_x_start = core.x_start,
-        c_y_valid = core.y_valid,
-        c_y_ready = core.y_ready,
-        c_y_data = core.y_data,
     );
     v
 }

@@ -2,30 +2,9 @@
 //! driving the core's documented handshake (`docs/core.md`).
 
 use super::*;
+use qornn_hdl::write_with_ports;
 use std::fmt::Write as _;
 use std::path::Path;
-
-/// `write!` with the core's port names as named arguments (`{module}`, `{clock}`, `{x_valid}`,
-/// …), which both testbenches spell in full.
-macro_rules! write_with_ports {
-    ($out:expr, $p:expr, $fmt:literal, $($rest:tt)*) => {
-        write!(
-            $out,
-            $fmt,
-            module = $p.module,
-            clock = $p.clock,
-            reset = $p.reset,
-            x_valid = $p.x_valid,
-            x_ready = $p.x_ready,
-            x_data = $p.x_data,
-            x_start = $p.x_start,
-            y_valid = $p.y_valid,
-            y_ready = $p.y_ready,
-            y_data = $p.y_data,
-            $($rest)*
-        )
-    };
-}
 
 /// The C++ harness that drives the Verilated core.
 pub(super) fn verilator_harness(dut: &Dut) -> String {
