@@ -12,7 +12,7 @@ fn a_reduced_flow_runs_end_to_end_and_reports_what_it_did() {
     let mut c = FlowConfig::default();
     c.train.hidden = 32;
     c.train.steps = 120;
-    c.train.eval_every = 60;
+    c.train.eval_every = Some(60);
     c.train.test_limit = 200;
     c.export.compare_activation_bits = vec![8, 12];
     c.hardware.lanes = 4;

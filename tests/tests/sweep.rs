@@ -16,7 +16,7 @@ fn two_shards_cover_the_grid_and_merge() {
     let mut c = FlowConfig::default();
     c.train.hidden = 16;
     c.train.steps = 40;
-    c.train.eval_every = 40;
+    c.train.eval_every = Some(40);
     c.train.test_limit = 100;
     let dir = tempfile::tempdir().unwrap();
     let points = grid(&[3, 5], &[1, 4], &["ice40-up5k".to_string()]);

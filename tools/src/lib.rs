@@ -16,6 +16,7 @@ pub mod flow;
 pub mod lock;
 pub mod plot;
 pub mod report;
+pub mod settings;
 pub mod simulator;
 pub mod sweep;
 pub mod synth;

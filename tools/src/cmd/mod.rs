@@ -22,20 +22,7 @@ use qornn_sim::sequence::{load_inputs, Sequence};
 use qornn_sim::QuantizedModel;
 use std::path::Path;
 
-/// A clap parser for an enum with an `ALL` table of `(value, name)`: `--help` and errors list
-/// the names, and the value is the library's own type (no mirror enum per front end).
-pub fn choice<T: Copy + Send + Sync + 'static>(
-    table: &'static [(T, &'static str)],
-) -> impl clap::builder::TypedValueParser<Value = T> {
-    use clap::builder::TypedValueParser;
-    clap::builder::PossibleValuesParser::new(table.iter().map(|(_, n)| *n)).map(move |s| {
-        table
-            .iter()
-            .find(|(_, n)| *n == s)
-            .map(|(v, _)| *v)
-            .expect("clap only passes one of the names")
-    })
-}
+pub use qornn_tools::settings::choice;
 
 /// Load a model file and an input file checked against it; errors name the file.
 pub fn load_model_and_inputs(

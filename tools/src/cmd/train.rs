@@ -3,13 +3,11 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use qornn_quant::bptt::{Activation, LossKind};
+use qornn_quant::bptt::LossKind;
 use qornn_quant::export::check_activation_bits;
 use qornn_quant::lstm::lstm_hidden_for_params;
-use qornn_quant::model::Init;
-use qornn_quant::optim::OptimizerKind;
-use qornn_quant::tasks::{TaskKind, TaskSpec};
 use qornn_quant::train::{Method, PtqRow, TrainConfig, Trainer};
+use qornn_tools::settings::TrainSettings;
 use qornn_tools::training;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,100 +29,17 @@ qornn train --task copy --delay 1000 --bits 5 --init shift --ortho-lr-factor 0.0
 qornn train --task psmnist --data /usr/share/datasets/fashion-mnist --method ste-bjorck --bits 4 --hidden 128 --epochs 2 --out runs/pfmnist"
 )]
 pub struct TrainArgs {
-    /// The task.
-    #[arg(long, default_value = "copy", value_parser = super::choice(&TaskKind::ALL))]
-    task: TaskKind,
-    /// Copy task delay T0 (sequence length T0 + 20).
-    #[arg(long, default_value_t = 100)]
-    delay: usize,
-    /// Sequence length of the adding and char-LM tasks.
-    #[arg(long, default_value_t = 200)]
-    length: usize,
-    /// Folder with MNIST-layout IDX files (train-images-idx3-ubyte[.gz], ...), for smnist/psmnist.
-    #[arg(long)]
-    data: Option<PathBuf>,
-    /// Text file for charlm.
-    #[arg(long)]
-    text: Option<PathBuf>,
-    /// Use only this many training images (0: all).
-    #[arg(long, default_value_t = 0)]
-    train_limit: usize,
-    /// Evaluate on at most this many test sequences (0: the whole test split).
-    #[arg(long, default_value_t = 0)]
-    test_limit: usize,
-    /// Training method: ste-* quantisation-aware (Björck, projUNN-D, projUNN-T), their
-    /// full-precision baselines fp-*, ptq (fp-bjorck quantised at export), or lstm (the float
-    /// LSTM reference, never exported; see --equal-params).
-    #[arg(long, default_value = "ste-bjorck", value_parser = super::choice(&Method::ALL))]
-    method: Method,
-    /// Weight bits of W and U (2–8).
-    #[arg(long, default_value_t = 5)]
-    bits: u32,
-    /// Weight bits of V (2–8).
-    #[arg(long, default_value_t = 8)]
-    output_bits: u32,
-    /// Keep V in full precision during training (it is quantised at export).
-    #[arg(long)]
-    no_quantize_v: bool,
-    /// Hidden units n.
-    #[arg(long, default_value_t = 128)]
-    hidden: usize,
+    /// Every training setting (the vocabulary the flow's `[train]` table shares).
+    #[command(flatten)]
+    settings: TrainSettings,
     /// With --method lstm: read --hidden as an ORNN size and train the LSTM whose parameter
     /// count is closest to that ORNN's (the "equal-parameter" row; without it the LSTM has
     /// --hidden units, the "equal-n" row, with about 4× the ORNN's weights).
     #[arg(long)]
     equal_params: bool,
-    /// Activation: relu, or modrelu (sign(z)·relu(|z| + β), β learnt per unit).
-    #[arg(long, default_value = "modrelu", value_parser = super::choice(&Activation::ALL))]
-    activation: Activation,
-    /// W's initialisation. For long copy tasks use `shift` with `--ortho-lr-factor 0.01`: it is
-    /// the one start whose quantised W is an exact isometry (docs/training.md). Henaff's +1
-    /// entries lose a code step to the quantiser's clipping.
-    #[arg(long, default_value = "random", value_parser = super::choice(&Init::ALL))]
-    init: Init,
-    /// Optimiser.
-    #[arg(long, default_value = "adam", value_parser = super::choice(&OptimizerKind::ALL))]
-    optimizer: OptimizerKind,
-    /// Learning rate.
-    #[arg(long, default_value_t = 1e-3)]
-    lr: f64,
-    /// Multiply the learning rate by --lr-decay every this many steps (0: constant).
-    #[arg(long, default_value_t = 0)]
-    lr_decay_every: u64,
-    /// Learning-rate decay factor.
-    #[arg(long, default_value_t = 0.5)]
-    lr_decay: f64,
-    /// Learning-rate factor of W's latent matrix (all methods).
-    #[arg(long, default_value_t = 1.0)]
-    ortho_lr_factor: f64,
-    /// Clip the gradient norm to this (0: off).
-    #[arg(long, default_value_t = 1.0)]
-    clip: f64,
-    /// Björck iterations.
-    #[arg(long, default_value_t = 15)]
-    bjorck_iters: usize,
-    /// Björck β.
-    #[arg(long, default_value_t = 0.5)]
-    bjorck_beta: f64,
-    /// Sequences per step.
-    #[arg(long, default_value_t = 128)]
-    batch: usize,
-    /// Optimiser steps (total, including those of a resumed run).
-    #[arg(long, default_value_t = 2000)]
-    steps: u64,
     /// For data sets: train this many passes instead of --steps.
     #[arg(long)]
     epochs: Option<u64>,
-    /// Evaluate, log and checkpoint every this many steps (default: 100, or once per pass
-    /// with --epochs).
-    #[arg(long)]
-    eval_every: Option<u64>,
-    /// Seed.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Worker threads.
-    #[arg(long, default_value_t = 2)]
-    threads: usize,
     /// Output folder (default runs/<task>-<method>-<bits>b).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -147,66 +62,27 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    fn task_spec(&self) -> Result<TaskSpec> {
-        let mut spec = self
-            .task
-            .spec(
-                self.delay,
-                self.length,
-                self.data.as_deref(),
-                self.text.as_deref(),
-            )
+    fn config(&self) -> Result<TrainConfig> {
+        let s = &self.settings;
+        s.task_spec()
             .map_err(anyhow::Error::msg)
             .context("give --data DIR for image tasks (e.g. /usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist), --text FILE for charlm")?;
-        if let TaskSpec::Image {
-            train_limit,
-            test_limit,
-            ..
-        } = &mut spec
-        {
-            *train_limit = self.train_limit;
-            *test_limit = self.test_limit;
-        }
-        Ok(spec)
-    }
-
-    fn config(&self) -> Result<TrainConfig> {
-        let spec = self.task_spec()?;
         let hidden = if self.equal_params {
-            if self.method != Method::Lstm {
+            if s.method != Method::Lstm {
                 bail!("--equal-params applies to --method lstm only");
             }
-            let (m, d, _, _) = qornn_quant::tasks::Task::load(&spec)?.io();
-            let n = lstm_hidden_for_params(self.hidden, m, d);
+            let (m, d, _, _) =
+                qornn_quant::tasks::Task::load(&s.task_spec().map_err(anyhow::Error::msg)?)?.io();
+            let n = lstm_hidden_for_params(s.hidden, m, d);
             eprintln!(
                 "--equal-params: an lstm of {n} units has the parameter count closest to an ornn of {}",
-                self.hidden
+                s.hidden
             );
             n
         } else {
-            self.hidden
+            s.hidden
         };
-        let mut c = TrainConfig::new(spec, self.method, hidden);
-        c.bits = self.bits;
-        c.output_bits = self.output_bits;
-        c.quantize_v = !self.no_quantize_v;
-        c.activation = self.activation;
-        c.init = self.init;
-        c.optimizer = self.optimizer;
-        c.schedule.lr = self.lr;
-        c.schedule.every = self.lr_decay_every;
-        c.schedule.factor = self.lr_decay;
-        c.ortho_lr_factor = self.ortho_lr_factor;
-        c.clip = self.clip;
-        c.bjorck.iters = self.bjorck_iters;
-        c.bjorck.beta = self.bjorck_beta;
-        c.batch = self.batch;
-        c.steps = self.steps;
-        c.eval_every = self.eval_every.unwrap_or(100);
-        c.test_limit = self.test_limit;
-        c.seed = self.seed;
-        c.threads = self.threads;
-        Ok(c)
+        Ok(s.config_with_hidden(hidden)?)
     }
 }
 
@@ -215,22 +91,22 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
     // Export settings are checked now, not after hours of training.
     check_activation_bits("--activation-bits", &[a.activation_bits]).map_err(anyhow::Error::msg)?;
     check_activation_bits("--ptq-widths", &a.ptq_widths).map_err(anyhow::Error::msg)?;
+    let s = &a.settings;
     let out = a.out.clone().unwrap_or_else(|| {
-        let task = a.task.to_string();
-        let method = a.method;
+        let (task, method) = (s.task, s.method);
         // weight bits mean nothing for a float-only network
         PathBuf::from(if method.exportable() {
-            format!("runs/{task}-{}-{}b", method.name(), a.bits)
+            format!("runs/{task}-{}-{}b", method.name(), s.bits)
         } else {
-            format!("runs/{task}-{}-n{}", method.name(), a.hidden)
+            format!("runs/{task}-{}-n{}", method.name(), s.hidden)
         })
     });
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let ck_path = out.join("checkpoint.json");
     let mut trainer = if a.resume {
         let ck = Trainer::load_checkpoint(&ck_path)?;
-        let mut t = Trainer::resume(ck, a.threads)?;
-        t.config.steps = a.steps.max(t.step);
+        let mut t = Trainer::resume(ck, s.threads)?;
+        t.config.steps = s.steps.max(t.step);
         t
     } else {
         if ck_path.exists() {
@@ -253,7 +129,7 @@ pub fn run(a: TrainArgs) -> Result<ExitCode> {
             .steps_per_epoch(trainer.config.batch)
             .context("--epochs applies to data-set tasks; use --steps for generated ones")?;
         trainer.config.steps = e * per;
-        if a.eval_every.is_none() && !a.resume {
+        if s.eval_every.is_none() && !a.resume {
             trainer.config.eval_every = per;
         }
     }

@@ -3,13 +3,8 @@
 use super::FlowError;
 use crate::synth::Target;
 use qornn_hdl::{CoreOptions, Multipliers};
-use qornn_quant::bptt::Activation;
-use qornn_quant::model::Init;
-use qornn_quant::optim::OptimizerKind;
-use qornn_quant::tasks::TaskKind;
-use qornn_quant::train::{Method, TrainConfig};
+use qornn_quant::train::TrainConfig;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
 
 /// The whole flow's settings. Every field has a default: an empty file is the default flow
 /// (copy task, n = 64, 4-bit STE-Björck, 8 lanes, iCE40 UP5K).
@@ -24,117 +19,8 @@ pub struct FlowConfig {
     pub hardware: HardwareSection,
 }
 
-/// The `[train]` table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TrainSection {
-    /// `copy`, `adding`, `smnist`, `psmnist` or `charlm`.
-    pub task: TaskKind,
-    /// Copy task delay T0.
-    pub delay: usize,
-    /// Sequence length of the adding and char-LM tasks.
-    pub length: usize,
-    /// Folder of MNIST-layout IDX files (image tasks).
-    pub data: Option<PathBuf>,
-    /// Text file (char-LM).
-    pub text: Option<PathBuf>,
-    /// `ste-bjorck`, `ste-projunn-d`, `ste-projunn-t`, `fp-bjorck`, `fp-projunn-d`,
-    /// `fp-projunn-t` or `ptq`.
-    pub method: Method,
-    /// Hidden units n.
-    pub hidden: usize,
-    /// `relu` or `modrelu`.
-    pub activation: Activation,
-    /// Weight bits of W and U.
-    pub bits: u32,
-    /// Weight bits of V.
-    pub output_bits: u32,
-    /// W's initialisation: `henaff`, `random` or `shift` (the delay line that long copy tasks
-    /// need at 4–5 bits; see docs/training.md).
-    pub init: Init,
-    /// Learning-rate factor of W's latent matrix.
-    pub ortho_lr_factor: f64,
-    /// Clip the gradient norm to this (0: off).
-    pub clip: f64,
-    /// `adam` or `rmsprop`.
-    pub optimizer: OptimizerKind,
-    /// Learning rate.
-    pub lr: f64,
-    /// Sequences per step.
-    pub batch: usize,
-    /// Optimiser steps.
-    pub steps: u64,
-    /// Evaluate every this many steps.
-    pub eval_every: u64,
-    /// Test sequences per evaluation (0: all).
-    pub test_limit: usize,
-    /// Seed.
-    pub seed: u64,
-    /// Worker threads.
-    pub threads: usize,
-}
-
-impl Default for TrainSection {
-    fn default() -> Self {
-        TrainSection {
-            task: TaskKind::Copy,
-            delay: 10,
-            length: 100,
-            data: None,
-            text: None,
-            method: Method::SteBjorck,
-            hidden: 64,
-            activation: Activation::Modrelu,
-            bits: 4,
-            output_bits: 8,
-            init: Init::Henaff,
-            ortho_lr_factor: 1.0,
-            clip: 0.0,
-            optimizer: OptimizerKind::Adam,
-            lr: 3e-3,
-            batch: 128,
-            steps: 1500,
-            eval_every: 250,
-            test_limit: 1000,
-            seed: 7,
-            threads: 2,
-        }
-    }
-}
-
-impl TrainSection {
-    /// The training configuration these settings describe (any method, the float-only LSTM
-    /// included: the accuracy grid trains it; the flow refuses it).
-    pub fn config(&self) -> Result<TrainConfig, FlowError> {
-        let bad = |m: String| FlowError::Config(m);
-        let task = self
-            .task
-            .spec(
-                self.delay,
-                self.length,
-                self.data.as_deref(),
-                self.text.as_deref(),
-            )
-            .map_err(|e| bad(format!("train.task: {e}")))?;
-        let mut c = TrainConfig::new(task, self.method, self.hidden);
-        c.activation = self.activation;
-        c.optimizer = self.optimizer;
-        c.init = self.init;
-        c.ortho_lr_factor = self.ortho_lr_factor;
-        c.clip = self.clip;
-        c.bits = self.bits;
-        c.output_bits = self.output_bits;
-        c.schedule.lr = self.lr;
-        c.batch = self.batch;
-        c.steps = self.steps;
-        c.eval_every = self.eval_every.max(1);
-        c.test_limit = self.test_limit;
-        c.seed = self.seed;
-        c.threads = self.threads.max(1);
-        c.check().map_err(|e| bad(e.to_string()))?;
-        Ok(c)
-    }
-}
+/// The `[train]` table: the training vocabulary, with the flow's defaults for missing keys.
+pub type TrainSection = crate::settings::TrainSettings;
 
 /// The `[export]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -209,7 +95,10 @@ impl FlowConfig {
     /// The training configuration it describes, refusing a float-only method: the flow
     /// exports and builds hardware, so it refuses such a network before training it.
     pub fn train_config(&self) -> Result<TrainConfig, FlowError> {
-        let c = self.train.config()?;
+        let c = self
+            .train
+            .config()
+            .map_err(|e| FlowError::Config(e.to_string()))?;
         if !c.method.exportable() {
             return Err(FlowError::Config(format!(
                 "train.method `{}`: {}",
