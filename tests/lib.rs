@@ -4,6 +4,8 @@
 //! [`require_tool`]. When the environment variable `QORNN_REQUIRE_TOOLS=1` is set (CI sets it),
 //! a missing tool fails the test loudly; otherwise the test says it is skipped and returns.
 
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 
 /// The path of `name` on PATH, if it is there.
@@ -71,6 +73,8 @@ pub fn stand_in_core(m: usize, kx: u32, d: usize, ky: u32) -> String {
     )
 }
 
+/// The ports of the stand-in core above (`stand_in`, m inputs of k_x bits, d outputs of k_y
+/// bits), for a board top built around it.
 pub fn stand_in_ports(m: usize, kx: u32, d: usize, ky: u32) -> qornn_tools::board::CorePorts {
     qornn_tools::board::CorePorts::standard("stand_in", m, kx, d, ky)
 }
