@@ -230,11 +230,6 @@ impl<R: Real> LstmWorkspace<R> {
     }
 }
 
-#[inline]
-fn sigmoid<R: Real>(x: R) -> R {
-    R::one() / (R::one() + (-x).exp())
-}
-
 /// Run the forward (and, with `backward`, the backward) pass of the sequences `range` of
 /// `batch` in one workspace; `scale` multiplies every loss term's gradient (1 / the number of
 /// terms of the whole batch, so that worker shares add up to the mean loss's gradient).
@@ -330,11 +325,11 @@ fn forward<R: Real>(ws: &mut LstmWorkspace<R>, model: &LstmModel<R>) {
             let cn = &mut c_next[j * n..(j + 1) * n];
             let h = &mut z_next[j * k..j * k + n];
             for u in 0..n {
-                let (i, f, g, o) = (sigmoid(ai[u]), sigmoid(af[u]), ag[u].tanh(), sigmoid(ao[u]));
+                let (i, f, g, o) = (ai[u].sigmoid(), af[u].sigmoid(), ag[u].gate_tanh(), ao[u].sigmoid());
                 (ai[u], af[u], ag[u], ao[u]) = (i, f, g, o);
                 let c = f * cp[u] + i * g;
                 cn[u] = c;
-                h[u] = o * c.tanh();
+                h[u] = o * c.gate_tanh();
             }
         }
     }
@@ -397,7 +392,7 @@ fn backward_pass<R: Real>(ws: &mut LstmWorkspace<R>, model: &LstmModel<R>) {
             let (dh, cp, cn) = (&dh[col.clone()], &cp[col.clone()], &cn[col]);
             for u in 0..n {
                 let (i, f, g, o) = (gi[u], gf[u], gg[u], go[u]);
-                let tc = cn[u].tanh();
+                let tc = cn[u].gate_tanh();
                 let dcu = dc[u] + dh[u] * o * (R::one() - tc * tc);
                 // the cell gradient flows on through the forget gate
                 dc[u] = dcu * f;
