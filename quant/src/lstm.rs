@@ -325,7 +325,12 @@ fn forward<R: Real>(ws: &mut LstmWorkspace<R>, model: &LstmModel<R>) {
             let cn = &mut c_next[j * n..(j + 1) * n];
             let h = &mut z_next[j * k..j * k + n];
             for u in 0..n {
-                let (i, f, g, o) = (ai[u].sigmoid(), af[u].sigmoid(), ag[u].gate_tanh(), ao[u].sigmoid());
+                let (i, f, g, o) = (
+                    ai[u].sigmoid(),
+                    af[u].sigmoid(),
+                    ag[u].gate_tanh(),
+                    ao[u].sigmoid(),
+                );
                 (ai[u], af[u], ag[u], ao[u]) = (i, f, g, o);
                 let c = f * cp[u] + i * g;
                 cn[u] = c;

@@ -33,11 +33,6 @@ pub fn choice<T: Copy + Send + Sync + 'static>(
     })
 }
 
-/// The command line's defaults (a shorthand for the clap attributes below).
-fn cli() -> TrainSettings {
-    TrainSettings::cli()
-}
-
 /// Every training setting with a name. In a TOML table a missing key takes the flow's default
 /// ([`TrainSettings::flow`]); on the command line a missing flag takes the command line's
 /// ([`TrainSettings::cli`]).
@@ -45,13 +40,13 @@ fn cli() -> TrainSettings {
 #[serde(default = "TrainSettings::flow", deny_unknown_fields)]
 pub struct TrainSettings {
     /// The task: copy, adding, smnist, psmnist or charlm.
-    #[arg(long, default_value_t = cli().task, value_parser = choice(&TaskKind::ALL))]
+    #[arg(long, default_value_t = TrainSettings::cli().task, value_parser = choice(&TaskKind::ALL))]
     pub task: TaskKind,
     /// Copy task delay T0 (sequence length T0 + 20).
-    #[arg(long, default_value_t = cli().delay)]
+    #[arg(long, default_value_t = TrainSettings::cli().delay)]
     pub delay: usize,
     /// Sequence length of the adding and char-LM tasks.
-    #[arg(long, default_value_t = cli().length)]
+    #[arg(long, default_value_t = TrainSettings::cli().length)]
     pub length: usize,
     /// Folder with MNIST-layout IDX files (train-images-idx3-ubyte[.gz], ...), for smnist/psmnist.
     #[arg(long)]
@@ -60,21 +55,21 @@ pub struct TrainSettings {
     #[arg(long)]
     pub text: Option<PathBuf>,
     /// Use only this many training images (0: all).
-    #[arg(long, default_value_t = cli().train_limit)]
+    #[arg(long, default_value_t = TrainSettings::cli().train_limit)]
     pub train_limit: usize,
     /// Evaluate on at most this many test sequences (0: the whole test split).
-    #[arg(long, default_value_t = cli().test_limit)]
+    #[arg(long, default_value_t = TrainSettings::cli().test_limit)]
     pub test_limit: usize,
     /// Training method: ste-* quantisation-aware (Björck, projUNN-D, projUNN-T), their
     /// full-precision baselines fp-*, ptq (fp-bjorck quantised at export), or lstm (the float
     /// LSTM reference, never exported).
-    #[arg(long, default_value_t = cli().method, value_parser = choice(&Method::ALL))]
+    #[arg(long, default_value_t = TrainSettings::cli().method, value_parser = choice(&Method::ALL))]
     pub method: Method,
     /// Weight bits of W and U (2–8).
-    #[arg(long, default_value_t = cli().bits)]
+    #[arg(long, default_value_t = TrainSettings::cli().bits)]
     pub bits: u32,
     /// Weight bits of V (2–8).
-    #[arg(long, default_value_t = cli().output_bits)]
+    #[arg(long, default_value_t = TrainSettings::cli().output_bits)]
     pub output_bits: u32,
     /// Quantise V during quantisation-aware training (the flag `--no-quantize-v` keeps it in
     /// full precision; it is quantised at export either way).
@@ -85,55 +80,55 @@ pub struct TrainSettings {
     )]
     pub quantize_v: bool,
     /// Hidden units n.
-    #[arg(long, default_value_t = cli().hidden)]
+    #[arg(long, default_value_t = TrainSettings::cli().hidden)]
     pub hidden: usize,
     /// Activation: relu, or modrelu (sign(z)·relu(|z| + β), β learnt per unit).
-    #[arg(long, default_value_t = cli().activation, value_parser = choice(&Activation::ALL))]
+    #[arg(long, default_value_t = TrainSettings::cli().activation, value_parser = choice(&Activation::ALL))]
     pub activation: Activation,
     /// W's initialisation: henaff, random or shift. For long copy tasks use `shift` with
     /// `--ortho-lr-factor 0.01`: it is the one start whose quantised W is an exact isometry
     /// (docs/training.md). Henaff's +1 entries lose a code step to the quantiser's clipping.
-    #[arg(long, default_value_t = cli().init, value_parser = choice(&Init::ALL))]
+    #[arg(long, default_value_t = TrainSettings::cli().init, value_parser = choice(&Init::ALL))]
     pub init: Init,
     /// Optimiser: adam or rmsprop.
-    #[arg(long, default_value_t = cli().optimizer, value_parser = choice(&OptimizerKind::ALL))]
+    #[arg(long, default_value_t = TrainSettings::cli().optimizer, value_parser = choice(&OptimizerKind::ALL))]
     pub optimizer: OptimizerKind,
     /// Learning rate.
-    #[arg(long, default_value_t = cli().lr)]
+    #[arg(long, default_value_t = TrainSettings::cli().lr)]
     pub lr: f64,
     /// Multiply the learning rate by --lr-decay every this many steps (0: constant).
-    #[arg(long, default_value_t = cli().lr_decay_every)]
+    #[arg(long, default_value_t = TrainSettings::cli().lr_decay_every)]
     pub lr_decay_every: u64,
     /// Learning-rate decay factor.
-    #[arg(long, default_value_t = cli().lr_decay)]
+    #[arg(long, default_value_t = TrainSettings::cli().lr_decay)]
     pub lr_decay: f64,
     /// Learning-rate factor of W's latent matrix (all methods).
-    #[arg(long, default_value_t = cli().ortho_lr_factor)]
+    #[arg(long, default_value_t = TrainSettings::cli().ortho_lr_factor)]
     pub ortho_lr_factor: f64,
     /// Clip the gradient norm to this (0: off).
-    #[arg(long, default_value_t = cli().clip)]
+    #[arg(long, default_value_t = TrainSettings::cli().clip)]
     pub clip: f64,
     /// Björck iterations.
-    #[arg(long, default_value_t = cli().bjorck_iters)]
+    #[arg(long, default_value_t = TrainSettings::cli().bjorck_iters)]
     pub bjorck_iters: usize,
     /// Björck β.
-    #[arg(long, default_value_t = cli().bjorck_beta)]
+    #[arg(long, default_value_t = TrainSettings::cli().bjorck_beta)]
     pub bjorck_beta: f64,
     /// Sequences per step.
-    #[arg(long, default_value_t = cli().batch)]
+    #[arg(long, default_value_t = TrainSettings::cli().batch)]
     pub batch: usize,
     /// Optimiser steps (total, including those of a resumed run).
-    #[arg(long, default_value_t = cli().steps)]
+    #[arg(long, default_value_t = TrainSettings::cli().steps)]
     pub steps: u64,
     /// Evaluate, log and checkpoint every this many steps (default: 100, or once per pass
     /// with --epochs).
     #[arg(long)]
     pub eval_every: Option<u64>,
     /// Seed of the initialisation and of the data order.
-    #[arg(long, default_value_t = cli().seed)]
+    #[arg(long, default_value_t = TrainSettings::cli().seed)]
     pub seed: u64,
     /// Worker threads.
-    #[arg(long, default_value_t = cli().threads)]
+    #[arg(long, default_value_t = TrainSettings::cli().threads)]
     pub threads: usize,
 }
 
