@@ -72,9 +72,9 @@ impl Real for f64 {
 
 /// tanh in `f32` as a ratio of an odd degree-13 and an even degree-6 polynomial on
 /// [−7.9053, 7.9053] (outside, tanh rounds to ±1 in `f32`): the approximation of Eigen's
-/// `ptanh_float`, within 5·10⁻⁷ of the exact value (tested; 4.1·10⁻⁷ at worst). libm's `tanhf` and `expf` took
-/// about 80 % of an LSTM training step; this has no branch and no call, so the gate loops
-/// vectorise.
+/// `ptanh_float`, within 5·10⁻⁷ of the exact value (tested; 4.1·10⁻⁷ at worst). libm's
+/// `tanhf` and `expf` took about 80 % of an LSTM training step; this has no branch and no
+/// call, so the gate loops vectorise.
 #[inline]
 pub fn tanh_f32(x: f32) -> f32 {
     const CLAMP: f32 = 7.905_311;

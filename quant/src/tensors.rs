@@ -25,16 +25,6 @@ pub trait Tensors<R: Real, const N: usize> {
     fn sizes(&self) -> Vec<usize> {
         self.parts().iter().map(|p| p.len()).collect()
     }
-
-    /// The global Euclidean norm.
-    fn norm(&self) -> f64 {
-        self.parts()
-            .iter()
-            .flat_map(|p| p.iter())
-            .map(|x| x.f() * x.f())
-            .sum::<f64>()
-            .sqrt()
-    }
 }
 
 /// Merge the shares of the first `used` workers of a batch into the first worker's: their

@@ -64,15 +64,14 @@ pub struct TrainArgs {
 impl TrainArgs {
     fn config(&self) -> Result<TrainConfig> {
         let s = &self.settings;
-        s.task_spec()
+        let spec = s.task_spec()
             .map_err(anyhow::Error::msg)
             .context("give --data DIR for image tasks (e.g. /usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist), --text FILE for charlm")?;
         let hidden = if self.equal_params {
             if s.method != Method::Lstm {
                 bail!("--equal-params applies to --method lstm only");
             }
-            let (m, d, _, _) =
-                qornn_quant::tasks::Task::load(&s.task_spec().map_err(anyhow::Error::msg)?)?.io();
+            let (m, d, _, _) = qornn_quant::tasks::Task::load(&spec)?.io();
             let n = lstm_hidden_for_params(s.hidden, m, d);
             eprintln!(
                 "--equal-params: an lstm of {n} units has the parameter count closest to an ornn of {}",
