@@ -35,7 +35,7 @@ pub(crate) fn all_agree(
         let v = run_verilator(
             &dut,
             seqs,
-            &dir.path().join("cache"),
+            &crate::verilator_cache(),
             &dir.path().join("v"),
             None,
         )

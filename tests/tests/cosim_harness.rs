@@ -1,6 +1,7 @@
 //! The Verilator and Icarus harnesses on a stand-in core whose answers are known in closed
 //! form: both simulators must produce exactly those answers, step by step, and Verilator's
-//! second run must come from its build cache.
+//! second run must come from its build cache, and a second design reuses the first's
+//! Verilator runtime objects.
 
 use qornn_sim::Sequence;
 use qornn_tests::{require_tool, stand_in_core, stand_in_ports};
@@ -108,4 +109,21 @@ fn verilator_harness_reads_every_step_and_caches_builds() {
         assert_eq!(first.cycles, again.cycles);
         assert!(work.path().join("v.vcd").is_file());
     }
+    // The Verilator runtime is compiled by the first design's build only: the second links
+    // the objects the first kept (`cosim/runtime.rs`).
+    let compiled_runtime: Vec<bool> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().contains("runtime"))
+        .map(|entry| {
+            let log = std::fs::read_to_string(entry.join("build.log")).unwrap();
+            log.contains("verilated.cpp")
+        })
+        .collect();
+    assert_eq!(compiled_runtime.len(), 2);
+    assert_eq!(
+        compiled_runtime.iter().filter(|&&c| c).count(),
+        1,
+        "exactly one build compiles verilated.cpp"
+    );
 }

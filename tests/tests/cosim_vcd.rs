@@ -86,7 +86,7 @@ fn rust_hdl_and_verilog_vcds_are_equal_and_mutations_are_found() {
     assert_eq!(first_step(&golden, &run.traces), None);
 
     let good = core_dut(&model, &opts, "qornn_core").unwrap();
-    let cache = d.join("cache");
+    let cache = crate::verilator_cache();
     if verilator {
         let v = d.join("verilator.vcd");
         run_verilator(&good, &seqs, &cache, &d.join("v"), Some(&v)).unwrap();

@@ -154,7 +154,7 @@ fn emitted_verilog_equals_the_golden_model_under_verilator() {
         let run = run_verilator(
             &dut(&cfg, text, "qornn_core"),
             &seqs,
-            &dir.path().join("cache"),
+            &crate::verilator_cache(),
             &dir.path().join(format!("v{i}")),
             None,
         )

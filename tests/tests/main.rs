@@ -17,3 +17,12 @@ mod hdl_verilog;
 mod sweep;
 mod synth_ecp5;
 mod synth_ice40;
+
+/// The Verilator build cache of the co-simulation tests: one for the whole binary, under
+/// cargo's `target/tmp`, so the Verilator runtime is compiled once and a design that two
+/// tests share is built once. Entries are keyed by a hash of the design and its harness, so
+/// sharing cannot mix designs up; the cache's own behaviour (reuse, damaged entries) is
+/// tested on private caches (`cosim_harness`, and the CLI tests' `safe_runs`).
+pub(crate) fn verilator_cache() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("verilator-cache")
+}

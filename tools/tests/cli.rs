@@ -19,6 +19,14 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// The Verilator build cache the simulated boards share: one for the whole binary, under
+/// cargo's `target/tmp`, so the Verilator runtime and each board top are built once. Entries
+/// are keyed by a hash of the design, so sharing cannot mix designs up; the cache's own
+/// behaviour is tested on a private cache (`safe_runs`).
+pub(crate) fn verilator_cache() -> std::path::PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("verilator-cache")
+}
+
 /// Whether the tools are here; without them the test is skipped (unless required).
 pub(crate) fn have(tools: &[&str]) -> bool {
     if let Some(t) = tools

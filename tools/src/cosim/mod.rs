@@ -9,6 +9,7 @@
 
 mod protocol;
 mod runners;
+mod runtime;
 mod testbench;
 
 pub use protocol::stimulus_memh;

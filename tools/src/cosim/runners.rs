@@ -27,6 +27,30 @@ pub(super) fn write(path: &Path, text: &str) -> Result<(), CosimError> {
     })
 }
 
+/// Verilator's arguments before the top module and the files: C++ with a VCD tracer, every
+/// register and memory starting at zero (as in the golden model), lint left to
+/// `hdl_verilog`'s own lint test.
+pub(super) fn verilator_flags() -> Vec<String> {
+    [
+        "--cc",
+        "--exe",
+        "-O2",
+        "--trace",
+        "-Wno-fatal",
+        "-Wno-WIDTH",
+        "-Wno-lint",
+        "-Wno-style",
+        "--x-assign",
+        "0",
+        "--x-initial",
+        "0",
+        "-j",
+        "2",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// The Verilator version line (part of the build cache key).
 pub(super) fn verilator_version() -> Result<String, CosimError> {
     let exe = find("verilator")?;
@@ -91,31 +115,36 @@ fn build_verilator(
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     write(&tmp.join("design.v"), verilog)?;
     write(&tmp.join("harness.cpp"), harness)?;
-    let args: Vec<String> = [
-        "--cc",
-        "--exe",
-        "--build",
-        "-O2",
-        "--trace",
-        "-Wno-fatal",
-        "-Wno-WIDTH",
-        "-Wno-lint",
-        "-Wno-style",
-        "--x-assign",
-        "0",
-        "--x-initial",
-        "0",
-        "-j",
-        "2",
-        "--top-module",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([top.to_string(), "design.v".into(), "harness.cpp".into()])
-    .collect();
+    let flags = verilator_flags();
+    let args: Vec<String> = flags
+        .iter()
+        .cloned()
+        .chain([
+            "--top-module".into(),
+            top.to_string(),
+            "design.v".into(),
+            "harness.cpp".into(),
+        ])
+        .collect();
     // A failed build keeps its temporary folder, so that the log it names can be read; the
     // next build into this cache removes it once this process is gone.
-    let took = run_logged("verilator", &args, &tmp, &tmp.join("build.log"))?;
+    let mut took = run_logged("verilator", &args, &tmp, &tmp.join("verilate.log"))?;
+    let obj_dir = tmp.join("obj_dir");
+    let prefix = format!("V{top}");
+    let classes = std::fs::read_to_string(obj_dir.join(format!("{prefix}_classes.mk")))
+        .map_err(io(&obj_dir.join(format!("{prefix}_classes.mk"))))?;
+    let runtime_objects = runtime::global_objects(&classes);
+    let runtime_dir = runtime::runtime_dir(cache, &flags)?;
+    let seeded = runtime::seed(&runtime_dir, &obj_dir, &runtime_objects);
+    let make: Vec<String> = ["-j", "2", "-f"]
+        .map(String::from)
+        .into_iter()
+        .chain([format!("{prefix}.mk"), exe_name.to_string()])
+        .collect();
+    took += run_logged("make", &make, &obj_dir, &tmp.join("build.log"))?;
+    if !seeded {
+        runtime::keep(&runtime_dir, &obj_dir, &runtime_objects);
+    }
     let built = tmp.join("obj_dir").join(exe_name);
     let len = std::fs::metadata(&built)
         .ok()
