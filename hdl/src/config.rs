@@ -102,6 +102,22 @@ impl std::str::FromStr for Multipliers {
     }
 }
 
+/// Written as its [`Display`](std::fmt::Display) text (`dsp`, `mixed:3`), as configuration
+/// files and the command line spell it.
+impl serde::Serialize for Multipliers {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Multipliers {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// How a DSP lane's multiplier is written: which cell holds its registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DspCell {

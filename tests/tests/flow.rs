@@ -2,7 +2,7 @@
 //! synthesis point): the report's fields are checked, not just that files exist.
 
 use qornn_tests::{require_tool, tools_required};
-use qornn_tools::flow::{run, FlowConfig};
+use qornn_tools::flow::{run, FlowConfig, SynthMode};
 
 #[test]
 fn a_reduced_flow_runs_end_to_end_and_reports_what_it_did() {
@@ -20,9 +20,9 @@ fn a_reduced_flow_runs_end_to_end_and_reports_what_it_did() {
     c.hardware.verilator_sequences = 20;
     c.hardware.synth_lanes = vec![4];
     c.hardware.synth = if synth || tools_required() {
-        "on".into()
+        SynthMode::On
     } else {
-        "off".into()
+        SynthMode::Off
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();
@@ -80,7 +80,7 @@ fn a_reduced_flow_runs_end_to_end_and_reports_what_it_did() {
     let (cycles, ideal) = report.cycles_per_step.unwrap();
     assert!(cycles >= ideal && (cycles as f64) < 1.05 * ideal as f64 + 40.0);
     // Synthesis, when it ran: real numbers for the one point.
-    if c.hardware.synth == "on" {
+    if c.hardware.synth == SynthMode::On {
         let (target, points) = &report.synthesis[0];
         assert_eq!(target, "ice40-up5k");
         let r = points[0].result.as_ref().expect("synthesised");

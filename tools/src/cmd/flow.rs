@@ -50,12 +50,12 @@ pub struct FlowArgs {
     /// MAC lanes of the core.
     #[arg(long)]
     lanes: Option<usize>,
-    /// Synthesis: auto, on, off.
+    /// Synthesis: auto (when the tools are installed), on, off.
     #[arg(long)]
-    synth: Option<String>,
+    synth: Option<qornn_tools::flow::SynthMode>,
     /// Targets, comma-separated (ice40-up5k, ecp5-25k, ...).
-    #[arg(long, value_delimiter = ',')]
-    targets: Option<Vec<String>>,
+    #[arg(long, value_delimiter = ',', value_parser = super::synth::parse_target)]
+    targets: Option<Vec<qornn_tools::synth::Target>>,
     /// No progress bars or stage lines.
     #[arg(long)]
     quiet: bool,

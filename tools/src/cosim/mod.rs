@@ -5,7 +5,9 @@
 //! Both testbenches read the same stimulus file (`$readmemh` format, one word per step:
 //! `{x_data, start}`, start-of-sequence in bit 0) and print one line per step:
 //! `STEP <cycles> <y_data hex> <h_data hex>`. Verilator builds are cached by a hash of the
-//! design, the harness and the Verilator version, so repeated runs do not rebuild.
+//! design, the harness and the Verilator version, so repeated runs do not rebuild; the
+//! Verilator runtime library is compiled once per cache and linked into every later design
+//! (`runtime`).
 
 mod protocol;
 mod runners;

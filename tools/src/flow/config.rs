@@ -47,18 +47,18 @@ impl Default for ExportSection {
 pub struct HardwareSection {
     /// MAC lanes of the core that is simulated and emitted.
     pub lanes: usize,
-    /// `dsp` or `lut`.
-    pub multipliers: String,
+    /// The lanes' multipliers (`dsp`, `lut`, `packed` or `mixed:N`).
+    pub multipliers: Multipliers,
     /// Test sequences simulated in rust-hdl.
     pub rust_hdl_sequences: usize,
     /// Test sequences simulated under Verilator (whole sequences).
     pub verilator_sequences: usize,
     /// Test sequences simulated under Icarus Verilog.
     pub iverilog_sequences: usize,
-    /// `auto` (when the tools are installed), `on` (fail without them) or `off`.
-    pub synth: String,
+    /// Whether to synthesise.
+    pub synth: SynthMode,
     /// Devices to synthesise for.
-    pub targets: Vec<String>,
+    pub targets: Vec<Target>,
     /// Lane counts to synthesise (resources and speed against lanes); empty: just `lanes`.
     pub synth_lanes: Vec<usize>,
     /// Placer seed.
@@ -69,12 +69,12 @@ impl Default for HardwareSection {
     fn default() -> Self {
         HardwareSection {
             lanes: 8,
-            multipliers: "dsp".into(),
+            multipliers: Multipliers::Dsp,
             rust_hdl_sequences: 4,
             verilator_sequences: 200,
             iverilog_sequences: 1,
-            synth: "auto".into(),
-            targets: vec!["ice40-up5k".into()],
+            synth: SynthMode::Auto,
+            targets: vec![Target::ICE40_UP5K],
             synth_lanes: vec![2, 4, 8],
             seed: 1,
         }
@@ -82,9 +82,18 @@ impl Default for HardwareSection {
 }
 
 impl FlowConfig {
-    /// Parse a TOML configuration (unknown keys are errors).
+    /// Parse a TOML configuration (unknown keys are errors; an error names its key).
     pub fn from_toml(text: &str) -> Result<FlowConfig, FlowError> {
-        toml::from_str(text).map_err(|e| FlowError::Config(e.to_string()))
+        let de = toml::Deserializer::new(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            FlowError::Config(if key == "." {
+                inner.to_string()
+            } else {
+                format!("{key}: {inner}")
+            })
+        })
     }
 
     /// The configuration as TOML (the resolved one, with every default written out).
@@ -125,7 +134,6 @@ impl FlowConfig {
         .map_err(FlowError::Config)?;
         let hw = &self.hardware;
         let n = self.train.hidden;
-        self.core_options(hw.lanes)?;
         if hw.lanes == 0 || hw.lanes > n {
             return bad(format!(
                 "hardware.lanes = {}: a core of n = {n} rows takes 1 to {n} lanes",
@@ -148,14 +156,8 @@ impl FlowConfig {
                 i + 1
             ));
         }
-        if !["auto", "on", "off"].contains(&hw.synth.as_str()) {
-            return bad(format!(
-                "hardware.synth = \"{}\" (auto, on or off)",
-                hw.synth
-            ));
-        }
-        let targets = self.targets()?;
-        if targets.is_empty() && hw.synth != "off" {
+        let targets = &hw.targets;
+        if targets.is_empty() && hw.synth != SynthMode::Off {
             return bad(
                 "hardware.targets is empty: name a device, or set hardware.synth = \"off\"".into(),
             );
@@ -178,23 +180,20 @@ impl FlowConfig {
         Ok(())
     }
 
-    pub(super) fn core_options(&self, lanes: usize) -> Result<CoreOptions, FlowError> {
-        let multipliers = self
-            .hardware
-            .multipliers
-            .parse::<Multipliers>()
-            .map_err(|e| FlowError::Config(format!("hardware.multipliers: {e}")))?;
-        Ok(CoreOptions::with(lanes, multipliers))
+    /// The core options of `lanes` lanes with the configured multipliers.
+    pub fn core_options(&self, lanes: usize) -> CoreOptions {
+        CoreOptions::with(lanes, self.hardware.multipliers)
     }
+}
 
-    pub(super) fn targets(&self) -> Result<Vec<Target>, FlowError> {
-        self.hardware
-            .targets
-            .iter()
-            .map(|t| {
-                Target::parse(t)
-                    .ok_or_else(|| FlowError::Config(format!("unknown hardware target `{t}`")))
-            })
-            .collect()
-    }
+/// `hardware.synth`: whether the flow synthesises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SynthMode {
+    /// When the tools are installed; skipped, and said so in the report, when one is missing.
+    Auto,
+    /// Always: a missing tool fails the stage.
+    On,
+    /// Never.
+    Off,
 }

@@ -15,7 +15,7 @@ mod plots;
 mod report;
 mod stages;
 
-pub use config::{ExportSection, FlowConfig, HardwareSection, TrainSection};
+pub use config::{ExportSection, FlowConfig, HardwareSection, SynthMode, TrainSection};
 pub use report::{markdown, CosimRow, FlowReport, StageLog, SynthPoint};
 pub use stages::run;
 
@@ -55,6 +55,7 @@ pub enum FlowError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use qornn_hdl::Multipliers;
     use qornn_quant::bptt::Activation;
     use qornn_quant::model::Init;
     use qornn_quant::optim::OptimizerKind;
@@ -113,7 +114,29 @@ mod tests {
                 .unwrap_err();
             assert!(err.to_string().contains(needle), "{text}: {err}");
         }
-        let c = FlowConfig::from_toml("[hardware]\ntargets = [\"xc7a35t\"]").unwrap();
-        assert!(c.targets().unwrap_err().to_string().contains("xc7a35t"));
+        // The hardware table is typed: a wrong word is refused where the file is read, and the
+        // message names its key.
+        for (text, needles) in [
+            (
+                "[hardware]\ntargets = [\"xc7a35t\"]",
+                ["hardware.targets", "xc7a35t"],
+            ),
+            ("[hardware]\nsynth = \"maybe\"", ["hardware.synth", "maybe"]),
+            (
+                "[hardware]\nmultipliers = \"dps\"",
+                ["hardware.multipliers", "dps"],
+            ),
+        ] {
+            let err = FlowConfig::from_toml(text).unwrap_err().to_string();
+            assert!(needles.iter().all(|n| err.contains(n)), "{text}: {err}");
+        }
+        let c = FlowConfig::from_toml(
+            "[hardware]\nmultipliers = \"mixed:3\"\nsynth = \"off\"\ntargets = [\"ecp5-25k\"]",
+        )
+        .unwrap();
+        assert_eq!(c.hardware.multipliers, Multipliers::Mixed { dsp_lanes: 3 });
+        assert_eq!(c.hardware.synth, SynthMode::Off);
+        assert_eq!(c.hardware.targets, [crate::synth::Target::ECP5_25K]);
+        assert_eq!(FlowConfig::from_toml(&c.to_toml()).unwrap(), c);
     }
 }

@@ -115,13 +115,13 @@ pub fn run(config: &FlowConfig, out: &Path, quiet: bool) -> Result<FlowReport, F
 fn stages(config: &FlowConfig, r: &mut Runner) -> Result<(), FlowError> {
     let out = r.out.to_owned();
     let train_cfg = config.train_config()?;
-    let targets = config.targets()?;
+    let targets = &config.hardware.targets;
     // The co-simulated and emitted core is written for the first target's family (its DSP
     // cell); each synthesis builds its own family's (the tests co-simulate both cells).
     let dsp = targets
         .first()
         .map_or(DspCell::Inferred, |t| t.family().dsp_cell);
-    let opts = config.core_options(config.hardware.lanes)?.with_dsp(dsp);
+    let opts = config.core_options(config.hardware.lanes).with_dsp(dsp);
     let quiet = r.quiet;
     let mut trainer = r.stage("train", |rep| train(train_cfg, &out, quiet, rep))?;
     let model = r.stage("export", |rep| export(config, &mut trainer, &out, rep))?;

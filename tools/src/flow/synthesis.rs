@@ -18,27 +18,22 @@ pub(super) fn synthesis_stage(
         .flat_map(|t| t.programs())
         .filter_map(|p| crate::external::find(p).err().map(|e| e.to_string()))
         .collect();
-    match (hw.synth.as_str(), missing.is_empty()) {
-        ("off", _) => r.skip("synthesise", "hardware.synth = \"off\"".into()),
-        ("auto", false) => {
+    match (hw.synth, missing.is_empty()) {
+        (SynthMode::Off, _) => r.skip("synthesise", "hardware.synth = \"off\"".into()),
+        (SynthMode::Auto, false) => {
             r.report.skipped_synth.push(missing.join("; "));
             r.skip("synthesise", missing.join("; "))
         }
         // Asked for explicitly: a missing tool is a failure, not a skipped check.
-        ("on", false) => r.stage("synthesise", |_| {
+        (SynthMode::On, false) => r.stage("synthesise", |_| {
             Err(stage_err("synthesise")(format!(
                 "hardware.synth = \"on\" but {}",
                 missing.join("; ")
             )))
         })?,
-        ("on" | "auto", true) => r.stage("synthesise", |rep| {
+        (SynthMode::On | SynthMode::Auto, true) => r.stage("synthesise", |rep| {
             synthesise(config, model, targets, out, rep)
         })?,
-        (other, _) => {
-            return Err(FlowError::Config(format!(
-                "hardware.synth = \"{other}\" (auto, on, off)"
-            )))
-        }
     }
 
     Ok(())
@@ -61,7 +56,7 @@ fn synthesise(
     for &target in targets {
         let mut points = Vec::new();
         for &p in &lanes {
-            let opts = config.core_options(p)?;
+            let opts = config.core_options(p);
             let dir = out
                 .join("synth")
                 .join(format!("{}-{p}lanes", target.name()));

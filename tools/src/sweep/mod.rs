@@ -5,7 +5,6 @@
 use crate::flow::FlowConfig;
 use crate::synth::{Resource, SynthError, Target};
 use crate::training;
-use qornn_hdl::CoreOptions;
 use qornn_quant::train::Trainer;
 use qornn_sim::QuantizedModel;
 use serde::{Deserialize, Serialize};

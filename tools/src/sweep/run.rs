@@ -59,10 +59,7 @@ fn run_point(config: &FlowConfig, p: &Point, dir: &Path) -> Result<PointResult, 
     let (model, accuracy) = model_for(config, p.bits, dir)?;
     let target = Target::parse(&p.target)
         .ok_or_else(|| PointError(format!("unknown target `{}`", p.target)))?;
-    let opts = CoreOptions::with(
-        p.lanes,
-        config.hardware.multipliers.parse().map_err(PointError)?,
-    );
+    let opts = config.core_options(p.lanes);
     let work = dir.join("synth").join(p.key());
     let point =
         crate::synth::build_point(&model, &opts, target, config.hardware.seed, &work, false)
