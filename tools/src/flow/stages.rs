@@ -137,7 +137,7 @@ fn stages(config: &FlowConfig, r: &mut Runner) -> Result<(), FlowError> {
         co_simulate(config, &model, &opts, &seqs, &out, rep)
     })?;
     r.stage("verilog", |_| verilog(&model, &opts, &out))?;
-    synthesis_stage(config, &model, &targets, &out, r)?;
+    synthesis_stage(config, &model, targets, &out, r)?;
     // The report is written by `run` in any case; this stage draws the hardware plots.
     r.stage("report", |rep| {
         hardware_plots(rep, &out);
