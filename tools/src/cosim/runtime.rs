@@ -26,14 +26,13 @@ pub(super) fn runtime_dir(cache: &Path, args: &[String]) -> Result<PathBuf, Cosi
     Ok(cache.join(format!("verilator-runtime-{key}")))
 }
 
-/// `VERILATOR_ROOT` as Verilator reports it.
+/// `VERILATOR_ROOT` as Verilator reports it (under Verilator's time limit, like every tool).
 fn verilator_root() -> Option<PathBuf> {
     let exe = crate::external::find("verilator").ok()?;
-    let out = std::process::Command::new(exe)
-        .arg("--getenv")
-        .arg("VERILATOR_ROOT")
-        .output()
-        .ok()?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--getenv").arg("VERILATOR_ROOT");
+    let limit = crate::external::timeout_for("verilator").ok()?;
+    let out = crate::external::output_within("verilator", cmd, limit).ok()?;
     let root = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (out.status.success() && !root.is_empty()).then(|| PathBuf::from(root))
 }
