@@ -2,7 +2,7 @@
 //! compiled once per build cache instead of once per design.
 //!
 //! Every Verilator model links the same runtime objects, compiled with the same flags, and they
-//! are most of a small design's build time (measured on a 32-unit core: 22 of 36 s). The first
+//! are most of a small design's build time (a 32-unit core: 22 of its 36 s of make). The first
 //! build into a cache keeps them in `verilator-runtime-<key>/`; later builds copy them into
 //! their `obj_dir` before running make, which then compiles only the design and the harness.
 //! The key hashes everything the objects depend on: the Verilator version, its arguments and
