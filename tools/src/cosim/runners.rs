@@ -102,6 +102,7 @@ fn build_verilator(
     harness: &str,
     entry: &Path,
     exe_name: &str,
+    version: &str,
 ) -> Result<Duration, CosimError> {
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -131,10 +132,10 @@ fn build_verilator(
     let mut took = run_logged("verilator", &args, &tmp, &tmp.join("verilate.log"))?;
     let obj_dir = tmp.join("obj_dir");
     let prefix = format!("V{top}");
-    let classes = std::fs::read_to_string(obj_dir.join(format!("{prefix}_classes.mk")))
-        .map_err(io(&obj_dir.join(format!("{prefix}_classes.mk"))))?;
+    let classes_mk = obj_dir.join(format!("{prefix}_classes.mk"));
+    let classes = std::fs::read_to_string(&classes_mk).map_err(io(&classes_mk))?;
     let runtime_objects = runtime::global_objects(&classes);
-    let runtime_dir = runtime::runtime_dir(cache, &flags)?;
+    let runtime_dir = runtime::runtime_dir(cache, version, &flags);
     let seeded = runtime::seed(&runtime_dir, &obj_dir, &runtime_objects);
     let make: Vec<String> = ["-j", "2", "-f"]
         .map(String::from)
@@ -226,7 +227,8 @@ pub fn verilator_build(
         }
     };
     if !usable {
-        build_time = build_verilator(verilog, top, harness, &build, &exe_name).map_err(in_cache)?;
+        build_time = build_verilator(verilog, top, harness, &build, &exe_name, &version)
+            .map_err(in_cache)?;
     }
     Ok(VerilatorBuild {
         exe,

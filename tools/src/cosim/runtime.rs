@@ -8,22 +8,20 @@
 //! The key hashes everything the objects depend on: the Verilator version, its arguments and
 //! the `verilated.mk` that holds the compiler and its flags.
 
-use super::runners::{hash_of, verilator_version};
-use super::CosimError;
+use super::runners::hash_of;
 use std::path::{Path, PathBuf};
 
 /// The stamp of a complete runtime folder: one line `name size` per object.
 const RUNTIME_STAMP: &str = "qornn-runtime-complete";
 
-/// The runtime folder for builds with these Verilator arguments, inside `cache`.
-pub(super) fn runtime_dir(cache: &Path, args: &[String]) -> Result<PathBuf, CosimError> {
-    let version = verilator_version()?;
+/// The runtime folder for builds by Verilator `version` with these arguments, inside `cache`.
+pub(super) fn runtime_dir(cache: &Path, version: &str, args: &[String]) -> PathBuf {
     let makefile = verilator_root()
         .map(|root| root.join("include").join("verilated.mk"))
         .and_then(|mk| std::fs::read_to_string(mk).ok())
         .unwrap_or_default();
-    let key = hash_of(&[&version, &args.join(" "), &makefile]);
-    Ok(cache.join(format!("verilator-runtime-{key}")))
+    let key = hash_of(&[version, &args.join(" "), &makefile]);
+    cache.join(format!("verilator-runtime-{key}"))
 }
 
 /// `VERILATOR_ROOT` as Verilator reports it (under Verilator's time limit, like every tool).
@@ -106,24 +104,24 @@ pub(super) fn keep(dir: &Path, obj_dir: &Path, objects: &[String]) {
     let Ok(tmp) = qornn_sim::atomic::temporary_beside(dir) else {
         return;
     };
-    let copied = std::fs::create_dir_all(&tmp).is_ok()
-        && objects
+    // The stamp, `name size` per object, from the sizes the copies wrote.
+    let stamp: Option<String> = std::fs::create_dir_all(&tmp).ok().and_then(|()| {
+        objects
             .iter()
-            .all(|name| std::fs::copy(obj_dir.join(name), tmp.join(name)).is_ok_and(|len| len > 0));
-    let stamp: String = objects
-        .iter()
-        .filter_map(|name| {
-            let len = std::fs::metadata(tmp.join(name)).ok()?.len();
-            Some(format!("{name} {len}\n"))
-        })
-        .collect();
-    let done =
-        copied && qornn_sim::atomic::write(&tmp.join(RUNTIME_STAMP), stamp.as_bytes()).is_ok() && {
-            // A damaged folder of an earlier run is replaced; a complete one that another
-            // build put there meanwhile is as good as ours.
-            let _ = std::fs::remove_dir_all(dir);
-            std::fs::rename(&tmp, dir).is_ok()
-        };
+            .map(|name| {
+                let len = std::fs::copy(obj_dir.join(name), tmp.join(name)).ok()?;
+                (len > 0).then(|| format!("{name} {len}\n"))
+            })
+            .collect()
+    });
+    let done = stamp.is_some_and(|stamp| {
+        qornn_sim::atomic::write(&tmp.join(RUNTIME_STAMP), stamp.as_bytes()).is_ok()
+    }) && {
+        // A damaged folder of an earlier run is replaced; a complete one that another
+        // build put there meanwhile is as good as ours.
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::rename(&tmp, dir).is_ok()
+    };
     if !done {
         let _ = std::fs::remove_dir_all(&tmp);
     }
