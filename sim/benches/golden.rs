@@ -7,8 +7,8 @@
 //! the scalar `run_last_output` per sequence against the batched `run_last_output_batch`
 //! (issue #11 asks the batched path for at least 4× the scalar steps/s).
 //!
-//! Run: `cargo bench -p qornn-sim --bench golden` (only the comparison:
-//! `cargo bench -p qornn-sim --bench golden -- classify`).
+//! Run: `cargo bench -p qornn-sim --features bench --bench golden` (only the comparison:
+//! `cargo bench -p qornn-sim --features bench --bench golden -- classify`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use qornn_sim::random::{random_model, random_sequences, RandomSpec};

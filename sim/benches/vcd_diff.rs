@@ -3,7 +3,7 @@
 //! parsed by the `vcd` crate alone (no comparison) is the reference: the ratio shows what the
 //! comparison itself costs.
 //!
-//! Run: `cargo bench -p qornn-sim --bench vcd_diff`.
+//! Run: `cargo bench -p qornn-sim --features bench --bench vcd_diff`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use qornn_sim::random::{random_model, random_sequences, RandomSpec};

@@ -1,7 +1,7 @@
 //! The Verilator and Icarus harnesses on a stand-in core whose answers are known in closed
 //! form: both simulators must produce exactly those answers, step by step, and Verilator's
 //! second run must come from its build cache, and a second design reuses the first's
-//! Verilator runtime objects.
+//! Verilator runtime objects and precompiled headers.
 
 use qornn_sim::Sequence;
 use qornn_tests::{require_tool, stand_in_core, stand_in_ports};
@@ -89,17 +89,13 @@ fn verilator_harness_reads_every_step_and_caches_builds() {
         let work = tempfile::tempdir().unwrap();
         let seqs = sequences(m, kx);
         let dut = dut(m, kx, d, ky);
-        let first = run_verilator(&dut, &seqs, cache.path(), work.path(), None).unwrap();
+        // With a VCD first: that build (with --trace) serves the run without one too.
+        let vcd = work.path().join("v.vcd");
+        let first = run_verilator(&dut, &seqs, cache.path(), work.path(), Some(&vcd)).unwrap();
         check(&first.traces, &expected(&seqs, d, ky));
         assert!(first.build.as_millis() > 0);
-        let again = run_verilator(
-            &dut,
-            &seqs,
-            cache.path(),
-            work.path(),
-            Some(&work.path().join("v.vcd")),
-        )
-        .unwrap();
+        assert!(vcd.is_file());
+        let again = run_verilator(&dut, &seqs, cache.path(), work.path(), None).unwrap();
         assert_eq!(
             again.build.as_millis(),
             0,
@@ -107,7 +103,6 @@ fn verilator_harness_reads_every_step_and_caches_builds() {
         );
         check(&again.traces, &expected(&seqs, d, ky));
         assert_eq!(first.cycles, again.cycles);
-        assert!(work.path().join("v.vcd").is_file());
     }
     // The Verilator runtime is compiled by the first design's build only: the second links
     // the objects the first kept (`cosim/runtime.rs`).
@@ -125,5 +120,79 @@ fn verilator_harness_reads_every_step_and_caches_builds() {
         compiled_runtime.iter().filter(|&&c| c).count(),
         1,
         "exactly one build compiles verilated.cpp"
+    );
+    // The headers every model file starts with are precompiled by the first build, kept
+    // beside the runtime objects, and used by both builds: g++ warns (-Winvalid-pch) when it
+    // has to read their text instead.
+    let runtime = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().contains("runtime"))
+        .expect("a runtime folder");
+    for class in ["fast", "slow"] {
+        let pch = runtime.join("pch").join(class).join("qornn_pch.h.gch");
+        assert!(pch.is_file(), "{} missing", pch.display());
+    }
+    let logs: Vec<String> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().contains("runtime"))
+        .map(|entry| std::fs::read_to_string(entry.join("build.log")).unwrap())
+        .collect();
+    let precompiles = |log: &String| log.contains("-x c++-header");
+    assert_eq!(logs.iter().filter(|l| precompiles(l)).count(), 1);
+    let second = logs.iter().find(|l| !precompiles(l)).unwrap();
+    assert!(
+        second.contains("-include ../../verilator-runtime-"),
+        "the second build does not include the kept headers:\n{second}"
+    );
+    for log in &logs {
+        assert!(
+            !log.contains("Winvalid-pch]"),
+            "a header was not used:\n{log}"
+        );
+    }
+}
+
+/// A run without a VCD gets a build without Verilator's tracing code (slower to compile and to
+/// simulate), which cannot serve a later run with a VCD: that one builds with tracing.
+#[test]
+fn a_run_without_a_vcd_builds_without_tracing() {
+    if require_tool("verilator").is_none() {
+        return;
+    }
+    let (m, kx, d, ky) = (2usize, 4u32, 1usize, 48u32);
+    let (dut, seqs) = (dut(m, kx, d, ky), sequences(m, kx));
+    let work = tempfile::tempdir().unwrap();
+    let cache = crate::verilator_cache();
+    let traced = |build: &std::path::Path| {
+        std::fs::read_dir(build.join("obj_dir"))
+            .unwrap()
+            .any(|f| f.unwrap().file_name().to_string_lossy().contains("__Trace"))
+    };
+    let plain = run_verilator(&dut, &seqs, &cache, work.path(), None).unwrap();
+    check(&plain.traces, &expected(&seqs, d, ky));
+    let vcd = work.path().join("v.vcd");
+    let with_vcd = run_verilator(&dut, &seqs, &cache, work.path(), Some(&vcd)).unwrap();
+    check(&with_vcd.traces, &expected(&seqs, d, ky));
+    assert!(vcd.is_file());
+    let builds: Vec<std::path::PathBuf> = [&plain, &with_vcd]
+        .iter()
+        .map(|run| {
+            let exe = run
+                .executable
+                .as_ref()
+                .expect("Verilator names its executable");
+            exe.parent().unwrap().parent().unwrap().to_owned()
+        })
+        .collect();
+    assert_ne!(builds[0], builds[1], "one build cannot serve both runs");
+    assert!(
+        !traced(&builds[0]),
+        "the build for the run without a VCD has tracing code"
+    );
+    assert!(
+        traced(&builds[1]),
+        "the build for the VCD has no tracing code"
     );
 }

@@ -9,7 +9,7 @@
 //! the tests see an error detected and recovered from.
 
 use super::BoardDesign;
-use crate::cosim::{verilator_build, CosimError, VerilatorBuild};
+use crate::cosim::{verilator_build, CosimError, Tracing, VerilatorBuild};
 use std::path::Path;
 
 /// Damage to do to the line.
@@ -141,7 +141,13 @@ int main(int argc, char** argv) {{
 /// Build (or take from the cache under `cache`) the simulated board of `design`, whose top
 /// module is `top`.
 pub fn build(design: &BoardDesign, top: &str, cache: &Path) -> Result<VerilatorBuild, CosimError> {
-    verilator_build(&design.verilog, top, &harness_cpp(top, design.pins), cache)
+    verilator_build(
+        &design.verilog,
+        top,
+        &harness_cpp(top, design.pins),
+        cache,
+        Tracing::Off,
+    )
 }
 
 /// The command that runs a built board, its terminal linked at `link`.

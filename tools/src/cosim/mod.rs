@@ -15,7 +15,7 @@ mod runtime;
 mod testbench;
 
 pub use protocol::stimulus_memh;
-pub use runners::{run_iverilog, run_verilator, verilator_build, VerilatorBuild};
+pub use runners::{run_iverilog, run_verilator, verilator_build, Tracing, VerilatorBuild};
 
 use crate::board::CorePorts;
 use crate::external::ToolError;
@@ -128,6 +128,9 @@ pub struct CosimRun {
     pub wall: Duration,
     /// Wall time of the build (zero when the cache had it).
     pub build: Duration,
+    /// The Verilator executable that ran, in its build cache folder (`None` for Icarus, whose
+    /// compile is not cached).
+    pub executable: Option<std::path::PathBuf>,
 }
 
 /// Time a closure (for callers that run the golden or rust-hdl simulations beside these).

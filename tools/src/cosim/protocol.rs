@@ -141,6 +141,7 @@ pub(super) fn collect(
         total_cycles,
         wall,
         build,
+        executable: None,
     })
 }
 
