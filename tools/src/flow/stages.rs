@@ -248,6 +248,16 @@ fn co_simulate(
             }
         }
     }
+    // VCDs of one sequence from every simulator there is, first: Verilator's build for them
+    // (with tracing) then serves the runs without VCDs too, where the other order builds twice.
+    let one = &seqs[..1];
+    let vcd_sims: Vec<Simulator> = [Simulator::Golden, Simulator::RustHdl]
+        .into_iter()
+        .chain(installed)
+        .collect();
+    let vdir = out.join("vcd");
+    cosim::cosimulate(model, opts, one, &vcd_sims, &vdir, &cache, true)
+        .map_err(|e| err(e.to_string()))?;
     for (sims, count) in runs {
         let part = &seqs[..count.min(seqs.len())];
         let rows = cosim::cosimulate(model, opts, part, &sims, &out.join("cosim"), &cache, false)
@@ -268,15 +278,6 @@ fn co_simulate(
                 }),
             }));
     }
-    // VCDs of one sequence from every simulator there is.
-    let one = &seqs[..1];
-    let vcd_sims: Vec<Simulator> = [Simulator::Golden, Simulator::RustHdl]
-        .into_iter()
-        .chain(installed)
-        .collect();
-    let vdir = out.join("vcd");
-    cosim::cosimulate(model, opts, one, &vcd_sims, &vdir, &cache, true)
-        .map_err(|e| err(e.to_string()))?;
     let rtl = vdir.join("rust-hdl-rtl.vcd");
     qornn_hdl::harness::run(
         model,
