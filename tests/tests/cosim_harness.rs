@@ -79,6 +79,18 @@ fn icarus_harness_reads_every_step() {
     }
 }
 
+/// The design builds in a Verilator cache (not its runtime folder, nor its lock files).
+fn builds(cache: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("verilator-") && !name.starts_with("verilator-runtime-")
+        })
+        .collect()
+}
+
 #[test]
 fn verilator_harness_reads_every_step_and_caches_builds() {
     if require_tool("verilator").is_none() {
@@ -104,18 +116,42 @@ fn verilator_harness_reads_every_step_and_caches_builds() {
         check(&again.traces, &expected(&seqs, d, ky));
         assert_eq!(first.cycles, again.cycles);
     }
-    // The Verilator runtime is compiled by the first design's build only: the second links
-    // the objects the first kept (`cosim/runtime.rs`).
-    let compiled_runtime: Vec<bool> = std::fs::read_dir(cache.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| !p.file_name().unwrap().to_string_lossy().contains("runtime"))
+    // A third design asked for by two threads at once is built once: the second waits for
+    // the first's build (the entry's lock) and runs it. (With VCDs, like the builds above, so
+    // that all three share one runtime folder.)
+    let (m, kx, d, ky) = (2usize, 8u32, 3usize, 20u32);
+    let (dut, seqs) = (dut(m, kx, d, ky), sequences(m, kx));
+    let runs: Vec<qornn_tools::cosim::CosimRun> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let work = tempfile::tempdir().unwrap();
+                    let vcd = work.path().join("v.vcd");
+                    run_verilator(&dut, &seqs, cache.path(), work.path(), Some(&vcd)).unwrap()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    for run in &runs {
+        check(&run.traces, &expected(&seqs, d, ky));
+    }
+    let built: Vec<bool> = runs.iter().map(|r| r.build.as_millis() > 0).collect();
+    assert_eq!(
+        built.iter().filter(|&&b| b).count(),
+        1,
+        "one of two simultaneous runs builds: {built:?}"
+    );
+    // The Verilator runtime is compiled by the first design's build only: the others link
+    // the objects it kept (`cosim/runtime.rs`).
+    let compiled_runtime: Vec<bool> = builds(cache.path())
+        .into_iter()
         .map(|entry| {
             let log = std::fs::read_to_string(entry.join("build.log")).unwrap();
             log.contains("verilated.cpp")
         })
         .collect();
-    assert_eq!(compiled_runtime.len(), 2);
+    assert_eq!(compiled_runtime.len(), 3);
     assert_eq!(
         compiled_runtime.iter().filter(|&&c| c).count(),
         1,
@@ -133,19 +169,18 @@ fn verilator_harness_reads_every_step_and_caches_builds() {
         let pch = runtime.join("pch").join(class).join("qornn_pch.h.gch");
         assert!(pch.is_file(), "{} missing", pch.display());
     }
-    let logs: Vec<String> = std::fs::read_dir(cache.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| !p.file_name().unwrap().to_string_lossy().contains("runtime"))
+    let logs: Vec<String> = builds(cache.path())
+        .into_iter()
         .map(|entry| std::fs::read_to_string(entry.join("build.log")).unwrap())
         .collect();
     let precompiles = |log: &String| log.contains("-x c++-header");
     assert_eq!(logs.iter().filter(|l| precompiles(l)).count(), 1);
-    let second = logs.iter().find(|l| !precompiles(l)).unwrap();
-    assert!(
-        second.contains("-include ../../verilator-runtime-"),
-        "the second build does not include the kept headers:\n{second}"
-    );
+    for later in logs.iter().filter(|l| !precompiles(l)) {
+        assert!(
+            later.contains("-include ../../verilator-runtime-"),
+            "a later build does not include the kept headers:\n{later}"
+        );
+    }
     for log in &logs {
         assert!(
             !log.contains("Winvalid-pch]"),

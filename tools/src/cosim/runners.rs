@@ -164,6 +164,12 @@ fn build_verilator(
     let classes = std::fs::read_to_string(&classes_mk).map_err(io(&classes_mk))?;
     let runtime_objects = runtime::global_objects(&classes);
     let runtime_dir = runtime::runtime_dir(cache, version, &flags);
+    // The first builds into a cache make its runtime one at a time: the others wait and
+    // take it rather than compile it beside it.
+    let _runtime = match runtime::is_complete(&runtime_dir) {
+        true => None,
+        false => Some(hold(cache, &runtime_dir)?),
+    };
     let plan = runtime::plan(&runtime_dir, &obj_dir, &runtime_objects).map_err(io(&obj_dir))?;
     let makefile = obj_dir.join("qornn.mk");
     write(&makefile, &runtime::makefile(&prefix, &plan))?;
@@ -260,6 +266,17 @@ pub fn verilator_build(
         }
     }
     let entry = entry_of(tracing);
+    let exe = entry.join("obj_dir").join(&exe_name);
+    // Another process or test thread may be building this very design into the cache: wait
+    // for it and take its build, rather than compile the same C++ twice.
+    let _building = hold(cache, &entry)?;
+    if cached_build(&entry, &exe) == Ok(true) {
+        return Ok(VerilatorBuild {
+            exe,
+            entry,
+            build_time: Duration::ZERO,
+        });
+    }
     // Errors about the cache say which folder to delete to clear it.
     let in_cache = |e: CosimError| match e {
         CosimError::Io { path, source } => CosimError::Cache {
@@ -271,10 +288,34 @@ pub fn verilator_build(
     let build_time = build_verilator(verilog, top, harness, &entry, &exe_name, &version, tracing)
         .map_err(in_cache)?;
     Ok(VerilatorBuild {
-        exe: entry.join("obj_dir").join(&exe_name),
+        exe,
         entry,
         build_time,
     })
+}
+
+/// The folder of a build cache that holds its lock files.
+const LOCKS: &str = ".locks";
+
+/// Hold the lock of the cache folder `what` (a build entry or the runtime folder), waiting
+/// while another process or thread holds it; released when the returned file is dropped.
+fn hold(cache: &Path, what: &Path) -> Result<std::fs::File, CosimError> {
+    let name = what.file_name().unwrap_or(what.as_os_str());
+    let dir = cache.join(LOCKS);
+    let path = dir.join(name).with_extension("lock");
+    let fail = |source| CosimError::Cache {
+        dir: dir.clone(),
+        problem: format!("cannot lock {}: {source}", path.display()),
+    };
+    std::fs::create_dir_all(&dir).map_err(fail)?;
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(fail)?;
+    file.lock().map_err(fail)?;
+    Ok(file)
 }
 
 /// Run the sequences under Verilator. `cache` holds the builds (one folder per design hash);

@@ -116,6 +116,11 @@ fn stamped_objects(dir: &Path) -> Option<Vec<(String, u64)>> {
     (intact && !objects.is_empty()).then_some(objects)
 }
 
+/// Whether `dir` is a complete runtime folder.
+pub(super) fn is_complete(dir: &Path) -> bool {
+    stamped_objects(dir).is_some()
+}
+
 /// Copy the cached runtime objects that `wanted` names into `obj_dir`, newer than its
 /// makefile, so make takes them as built. Returns whether every wanted object was there.
 pub(super) fn seed(dir: &Path, obj_dir: &Path, wanted: &[String]) -> bool {
