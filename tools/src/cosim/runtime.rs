@@ -13,7 +13,7 @@
 //! set precompiled, once per optimisation class of Verilator's makefile (`OPT_FAST` for the
 //! model's fast files and the harness, `OPT_SLOW` for its slow files: g++ refuses a
 //! precompiled header made with another `-O`). Measured on the trained copy-task core
-//! (n = 128, 8 lanes): 11.0 s of g++ without them, 3.3 s with them, and the same simulation
+//! (n = 64, 8 lanes): 11.0 s of g++ without them, 3.3 s with them, and the same simulation
 //! speed. A header that cannot be precompiled only costs that time back: each file then reads
 //! its text.
 //!
