@@ -15,7 +15,10 @@ use std::process::ExitCode;
     after_help = "Simulators: golden (the reference), rust-hdl (cycle simulation of the \
 core), verilator and iverilog (the emitted Verilog with a generated testbench). Each one's \
 h_t and y_t are compared with the golden model's on every step. Verilator builds are cached \
-by design hash in --cache. With --vcd, each simulator's VCD goes into --out.\n\n\
+by design hash in --cache (the first build there also makes the Verilator runtime and its \
+precompiled headers, which later designs reuse; a run asking for the same design as a running \
+one waits for its build). With --vcd, each simulator's VCD goes into --out, and Verilator \
+builds with tracing.\n\n\
 Exit status: 0 all equal, 1 a mismatch (the first one is printed), 2 an error.\n\n\
 Examples:\n  qornn cosim --model model.json --input input.json\n  \
 qornn cosim --model model.json --input long.json --sim golden,verilator --lanes 8"

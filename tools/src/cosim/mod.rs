@@ -5,9 +5,10 @@
 //! Both testbenches read the same stimulus file (`$readmemh` format, one word per step:
 //! `{x_data, start}`, start-of-sequence in bit 0) and print one line per step:
 //! `STEP <cycles> <y_data hex> <h_data hex>`. Verilator builds are cached by a hash of the
-//! design, the harness and the Verilator version, so repeated runs do not rebuild; the
-//! Verilator runtime library is compiled once per cache and linked into every later design
-//! (`runtime`).
+//! design, the harness, the Verilator version and its arguments (tracing only for VCDs), so
+//! repeated runs do not rebuild, and a build that another process is making is waited for;
+//! the Verilator runtime library and its precompiled headers are made once per cache and
+//! used by every later design (`runtime`).
 
 mod protocol;
 mod runners;
