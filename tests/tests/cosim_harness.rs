@@ -189,8 +189,8 @@ fn verilator_harness_reads_every_step_and_caches_builds() {
     }
 }
 
-/// A run without a VCD gets a build without Verilator's tracing code (slower to compile and to
-/// simulate), which cannot serve a later run with a VCD: that one builds with tracing.
+/// A run without a VCD gets a build without Verilator's tracing code (slower to compile), which
+/// cannot serve a later run with a VCD: that one builds with tracing.
 #[test]
 fn a_run_without_a_vcd_builds_without_tracing() {
     if require_tool("verilator").is_none() {

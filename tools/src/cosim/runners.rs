@@ -241,41 +241,42 @@ pub fn verilator_build(
         ))
     };
     let exe_name = format!("V{top}");
-    for &t in tracing.served_by() {
-        let entry = entry_of(t);
-        let exe = entry.join("obj_dir").join(&exe_name);
-        match cached_build(&entry, &exe) {
-            Ok(true) => {
-                return Ok(VerilatorBuild {
-                    exe,
-                    entry,
-                    build_time: Duration::ZERO,
-                })
-            }
-            Ok(false) => {}
-            Err(why) => {
-                eprintln!(
-                    "cosim: the cached Verilator build {} is unusable ({why}); rebuilding it",
-                    entry.display()
-                );
-                std::fs::remove_dir_all(&entry).map_err(|e| CosimError::Cache {
-                    dir: entry.clone(),
-                    problem: format!("cannot remove the unusable cached build: {e}"),
-                })?;
-            }
-        }
-    }
     let entry = entry_of(tracing);
     let exe = entry.join("obj_dir").join(&exe_name);
     // Another process or test thread may be building this very design into the cache: wait
     // for it and take its build, rather than compile the same C++ twice.
     let _building = hold(cache, &entry)?;
-    if cached_build(&entry, &exe) == Ok(true) {
-        return Ok(VerilatorBuild {
-            exe,
-            entry,
-            build_time: Duration::ZERO,
-        });
+    for &t in tracing.served_by() {
+        let served = entry_of(t);
+        let served_exe = served.join("obj_dir").join(&exe_name);
+        match cached_build(&served, &served_exe) {
+            Ok(true) => {
+                return Ok(VerilatorBuild {
+                    exe: served_exe,
+                    entry: served,
+                    build_time: Duration::ZERO,
+                })
+            }
+            Ok(false) => {}
+            // Only the entry whose lock this run holds is removed; another kind of build
+            // that is damaged is just not used.
+            Err(why) if served == entry => {
+                eprintln!(
+                    "cosim: the cached Verilator build {} is unusable ({why}); rebuilding it",
+                    entry.display()
+                );
+                match std::fs::remove_dir_all(&entry) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(CosimError::Cache {
+                            dir: entry.clone(),
+                            problem: format!("cannot remove the unusable cached build: {e}"),
+                        })
+                    }
+                    _ => {}
+                }
+            }
+            Err(_) => {}
+        }
     }
     // Errors about the cache say which folder to delete to clear it.
     let in_cache = |e: CosimError| match e {
@@ -314,7 +315,19 @@ fn hold(cache: &Path, what: &Path) -> Result<std::fs::File, CosimError> {
         .write(true)
         .open(&path)
         .map_err(fail)?;
-    file.lock().map_err(fail)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            eprintln!(
+                "cosim: waiting for another run's build ({})",
+                path.display()
+            );
+            file.lock().map_err(fail)?;
+        }
+        // A file system without locks: builds proceed unserialised, as before there were any.
+        Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {}
+        Err(std::fs::TryLockError::Error(e)) => return Err(fail(e)),
+    }
     Ok(file)
 }
 

@@ -17,8 +17,11 @@
 //! speed. A header that cannot be precompiled only costs that time back: each file then reads
 //! its text.
 //!
-//! The key hashes everything the folder depends on: the layout of the folder, the Verilator
-//! version, its arguments and the `verilated.mk` that holds the compiler and its flags.
+//! The key hashes everything the folder depends on: the layout of the folder, the header
+//! text, the Verilator version, its arguments (so builds with and without tracing have a
+//! folder each) and the `verilated.mk` that holds the compiler and its flags. (Not the
+//! compiler's own version: after an upgrade g++ refuses the old headers with a warning and
+//! reads their text, which costs the time they saved until the folder is deleted.)
 
 use super::runners::hash_of;
 use std::path::{Path, PathBuf};
@@ -62,7 +65,7 @@ pub(super) fn runtime_dir(cache: &Path, version: &str, args: &[String]) -> PathB
         .map(|root| root.join("include").join("verilated.mk"))
         .and_then(|mk| std::fs::read_to_string(mk).ok())
         .unwrap_or_default();
-    let key = hash_of(&[LAYOUT, version, &args.join(" "), &makefile]);
+    let key = hash_of(&[LAYOUT, PCH_TEXT, version, &args.join(" "), &makefile]);
     cache.join(format!("verilator-runtime-{key}"))
 }
 
@@ -170,7 +173,9 @@ pub(super) fn plan(dir: &Path, obj_dir: &Path, objects: &[String]) -> std::io::R
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
     let lends_pch = stamped_objects(dir)
         .is_some_and(|held| pch_files().all(|f| held.iter().any(|(n, _)| *n == f)));
-    if let (true, true, Some(name)) = (seeded && lends_pch, same_cache, name) {
+    // The headers depend only on the flags (the folder's key), not on which objects this
+    // design links, so they are lent even when the objects are not.
+    if let (true, true, Some(name)) = (lends_pch, same_cache, name) {
         return Ok(Plan {
             seeded,
             pch: format!("../../{name}/{PCH_DIR}"),
@@ -210,9 +215,14 @@ OPT_SLOW += -include $(QORNN_PCH)/slow/{PCH_HEADER} -Winvalid-pch
             "
 # A header that fails to precompile only costs time: the files then read its text.
 $(QORNN_PCH)/%/{PCH_HEADER}.gch: $(QORNN_PCH)/%/{PCH_HEADER}
-	-$(CXX) $(filter-out -MMD,$(CXXFLAGS)) $(CPPFLAGS) $(QORNN_OPT_$*) -x c++-header -o $@ $<
+	-$(CXX) $(CXXFLAGS) $(filter-out -MMD,$(CPPFLAGS)) $(QORNN_OPT_$*) -x c++-header -o $@ $<
 
-$(VK_FAST_OBJS) $(VK_SLOW_OBJS) $(VK_USER_OBJS) $(VM_PREFIX)__ALL.o: | $(QORNN_PCH)/fast/{PCH_HEADER}.gch $(QORNN_PCH)/slow/{PCH_HEADER}.gch
+# Each class of file waits for its own header only. Both are made for the runtime folder, even
+# when this design compiles no slow file (a small design's single __ALL.cpp is a fast one),
+# so that it can lend them to every later design.
+$(VK_FAST_OBJS) $(VK_USER_OBJS) $(VM_PREFIX)__ALL.o: | $(QORNN_PCH)/fast/{PCH_HEADER}.gch
+$(VK_SLOW_OBJS): | $(QORNN_PCH)/slow/{PCH_HEADER}.gch
+$(VM_PREFIX): | $(QORNN_PCH)/fast/{PCH_HEADER}.gch $(QORNN_PCH)/slow/{PCH_HEADER}.gch
 "
         ));
     }
