@@ -10,6 +10,7 @@
 //! the Verilator runtime library and its precompiled headers are made once per cache and
 //! used by every later design (`runtime`).
 
+mod cache;
 mod protocol;
 mod runners;
 mod runtime;

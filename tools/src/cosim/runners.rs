@@ -1,6 +1,7 @@
 //! Building and running the external simulators: the Verilator build cache (built aside,
 //! stamped, validated before use) and the Icarus compile-and-run.
 
+use super::cache::{cached_build, hold, BUILD_STAMP};
 use super::protocol::*;
 use super::testbench::*;
 use super::*;
@@ -89,35 +90,6 @@ pub(super) fn verilator_version() -> Result<String, CosimError> {
         crate::external::timeout_for("verilator")?,
     )?;
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// The file of a cache entry written last, once its executable is complete: an entry without
-/// it is the remains of an interrupted build. It holds the executable's size.
-pub(super) const BUILD_STAMP: &str = "qornn-build-complete";
-
-/// Why a cached Verilator build cannot be used: `Ok(false)` when there is none, `Ok(true)`
-/// when it is complete, `Err(reason)` when it is there but damaged.
-pub(super) fn cached_build(entry: &Path, exe: &Path) -> Result<bool, String> {
-    if !entry.exists() {
-        return Ok(false);
-    }
-    let stamp = std::fs::read_to_string(entry.join(BUILD_STAMP))
-        .map_err(|_| "it has no completion stamp, so its build was interrupted".to_string())?;
-    let meta = std::fs::metadata(exe).map_err(|e| format!("{}: {e}", exe.display()))?;
-    if !meta.is_file() || meta.len() == 0 {
-        return Err(format!("{} is empty or not a file", exe.display()));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if meta.permissions().mode() & 0o111 == 0 {
-            return Err(format!("{} is not executable", exe.display()));
-        }
-    }
-    if stamp.trim().parse::<u64>().ok() != Some(meta.len()) {
-        return Err(format!("{} changed since it was built", exe.display()));
-    }
-    Ok(true)
 }
 
 /// Build the Verilator model of `dut` into the cache folder `entry`: in a temporary folder
@@ -293,42 +265,6 @@ pub fn verilator_build(
         entry,
         build_time,
     })
-}
-
-/// The folder of a build cache that holds its lock files.
-const LOCKS: &str = ".locks";
-
-/// Hold the lock of the cache folder `what` (a build entry or the runtime folder), waiting
-/// while another process or thread holds it; released when the returned file is dropped.
-fn hold(cache: &Path, what: &Path) -> Result<std::fs::File, CosimError> {
-    let name = what.file_name().unwrap_or(what.as_os_str());
-    let dir = cache.join(LOCKS);
-    let path = dir.join(name).with_extension("lock");
-    let fail = |source| CosimError::Cache {
-        dir: dir.clone(),
-        problem: format!("cannot lock {}: {source}", path.display()),
-    };
-    std::fs::create_dir_all(&dir).map_err(fail)?;
-    let file = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(fail)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            eprintln!(
-                "cosim: waiting for another run's build ({})",
-                path.display()
-            );
-            file.lock().map_err(fail)?;
-        }
-        // A file system without locks: builds proceed unserialised, as before there were any.
-        Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {}
-        Err(std::fs::TryLockError::Error(e)) => return Err(fail(e)),
-    }
-    Ok(file)
 }
 
 /// Run the sequences under Verilator. `cache` holds the builds (one folder per design hash);
