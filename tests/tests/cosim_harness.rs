@@ -175,6 +175,25 @@ fn verilator_harness_reads_every_step_and_caches_builds() {
         .collect();
     let precompiles = |log: &String| log.contains("-x c++-header");
     assert_eq!(logs.iter().filter(|l| precompiles(l)).count(), 1);
+    // The first build compiles nothing that includes a header before precompiling it: g++
+    // would read the header's text without a word. (make prints each command as it starts.)
+    let first = logs.iter().find(|l| precompiles(l)).unwrap();
+    for class in ["fast", "slow"] {
+        let header = format!("pch/{class}/qornn_pch.h");
+        let lines: Vec<&str> = first.lines().collect();
+        let made = lines
+            .iter()
+            .position(|l| l.contains("-x c++-header") && l.contains(&header));
+        let used = lines
+            .iter()
+            .position(|l| l.contains(&format!("-include {header}")));
+        if let Some(used) = used {
+            assert!(
+                made.is_some_and(|made| made < used),
+                "a {class} file was compiled before its header was precompiled:\n{first}"
+            );
+        }
+    }
     for later in logs.iter().filter(|l| !precompiles(l)) {
         assert!(
             later.contains("-include ../../verilator-runtime-"),
