@@ -19,9 +19,8 @@
 //!
 //! The key hashes everything the folder depends on: the layout of the folder, the header
 //! text, the Verilator version, its arguments (so builds with and without tracing have a
-//! folder each) and the `verilated.mk` that holds the compiler and its flags. (Not the
-//! compiler's own version: after an upgrade g++ refuses the old headers with a warning and
-//! reads their text, which costs the time they saved until the folder is deleted.)
+//! folder each), the `verilated.mk` that names the compiler and its flags, and the compiler's
+//! version (g++ refuses a precompiled header of another version).
 
 use super::runners::hash_of;
 use std::path::{Path, PathBuf};
@@ -65,8 +64,30 @@ pub(super) fn runtime_dir(cache: &Path, version: &str, args: &[String]) -> PathB
         .map(|root| root.join("include").join("verilated.mk"))
         .and_then(|mk| std::fs::read_to_string(mk).ok())
         .unwrap_or_default();
-    let key = hash_of(&[LAYOUT, PCH_TEXT, version, &args.join(" "), &makefile]);
+    let compiler = compiler_version().unwrap_or_default();
+    let key = hash_of(&[
+        LAYOUT,
+        PCH_TEXT,
+        version,
+        &args.join(" "),
+        &makefile,
+        &compiler,
+    ]);
     cache.join(format!("verilator-runtime-{key}"))
+}
+
+/// The first line of `g++ --version` (the compiler `verilated.mk` names), under Verilator's
+/// time limit: precompiled headers and objects belong to the compiler that made them.
+fn compiler_version() -> Option<String> {
+    let exe = crate::external::find("g++").ok()?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--version");
+    let limit = crate::external::timeout_for("verilator").ok()?;
+    let out = crate::external::output_within("g++", cmd, limit).ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    out.status
+        .success()
+        .then(|| text.lines().next().unwrap_or("").to_string())
 }
 
 /// `VERILATOR_ROOT` as Verilator reports it (under Verilator's time limit, like every tool).
