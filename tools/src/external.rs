@@ -206,6 +206,14 @@ pub fn run_logged_within(
     })
 }
 
+/// Run the tool `name` (found on PATH) with `args` under its time limit, its output captured
+/// (for quick queries such as `--version`). Its exit status is the caller's to judge.
+pub fn output_of(name: &str, args: &[&str]) -> Result<Output, ToolError> {
+    let mut command = Command::new(find(name)?);
+    command.args(args);
+    output_within(name, command, timeout_for(name)?)
+}
+
 /// Run `command` (named `name` in messages) with its stdout and stderr captured, killing it
 /// past `limit`. Its exit status is the caller's to judge.
 pub fn output_within(

@@ -5,7 +5,7 @@ use super::cache::{cached_build, hold, BUILD_STAMP};
 use super::protocol::*;
 use super::testbench::*;
 use super::*;
-use crate::external::{find, run_logged, ToolError};
+use crate::external::{run_logged, ToolError};
 use qornn_sim::Sequence;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -81,14 +81,7 @@ pub(super) fn verilator_flags(tracing: Tracing) -> Vec<String> {
 
 /// The Verilator version line (part of the build cache key).
 pub(super) fn verilator_version() -> Result<String, CosimError> {
-    let exe = find("verilator")?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("--version");
-    let out = crate::external::output_within(
-        "verilator",
-        cmd,
-        crate::external::timeout_for("verilator")?,
-    )?;
+    let out = crate::external::output_of("verilator", &["--version"])?;
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
@@ -138,10 +131,9 @@ fn build_verilator(
     let runtime_dir = runtime::runtime_dir(cache, version, &flags);
     // The first builds into a cache make its runtime one at a time: the others wait and
     // take it rather than compile it beside it.
-    let _runtime = match runtime::is_complete(&runtime_dir) {
-        true => None,
-        false => Some(hold(cache, &runtime_dir)?),
-    };
+    let _runtime = (!runtime::is_complete(&runtime_dir))
+        .then(|| hold(cache, &runtime_dir))
+        .transpose()?;
     let plan = runtime::plan(&runtime_dir, &obj_dir, &runtime_objects).map_err(io(&obj_dir))?;
     let makefile = obj_dir.join("qornn.mk");
     write(&makefile, &runtime::makefile(&prefix, &plan))?;

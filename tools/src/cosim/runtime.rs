@@ -76,14 +76,10 @@ pub(super) fn runtime_dir(cache: &Path, version: &str, args: &[String]) -> PathB
     cache.join(format!("verilator-runtime-{key}"))
 }
 
-/// The first line of `g++ --version` (the compiler `verilated.mk` names), under Verilator's
-/// time limit: precompiled headers and objects belong to the compiler that made them.
+/// The first line of `g++ --version` (the compiler `verilated.mk` names): precompiled
+/// headers and objects belong to the compiler that made them.
 fn compiler_version() -> Option<String> {
-    let exe = crate::external::find("g++").ok()?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("--version");
-    let limit = crate::external::timeout_for("verilator").ok()?;
-    let out = crate::external::output_within("g++", cmd, limit).ok()?;
+    let out = crate::external::output_of("g++", &["--version"]).ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     out.status
         .success()
@@ -92,11 +88,7 @@ fn compiler_version() -> Option<String> {
 
 /// `VERILATOR_ROOT` as Verilator reports it (under Verilator's time limit, like every tool).
 fn verilator_root() -> Option<PathBuf> {
-    let exe = crate::external::find("verilator").ok()?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("--getenv").arg("VERILATOR_ROOT");
-    let limit = crate::external::timeout_for("verilator").ok()?;
-    let out = crate::external::output_within("verilator", cmd, limit).ok()?;
+    let out = crate::external::output_of("verilator", &["--getenv", "VERILATOR_ROOT"]).ok()?;
     let root = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (out.status.success() && !root.is_empty()).then(|| PathBuf::from(root))
 }
